@@ -1,0 +1,106 @@
+package metadata
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by stores when a bucket or object has no record.
+var ErrNotFound = errors.New("metadata: not found")
+
+// ErrCorrupt marks a record whose bytes cannot be decoded.
+var ErrCorrupt = errors.New("metadata: corrupt record")
+
+// ObjectKey names an object: a bucket and a key. The key is data; it never
+// becomes a file path.
+type ObjectKey struct {
+	Bucket string
+	Key    string
+}
+
+func (k ObjectKey) String() string { return k.Bucket + "/" + k.Key }
+
+// ChecksumAlgo names the bitrot checksum that frames every fragment of an
+// object. It is recorded per version so that it can change later.
+type ChecksumAlgo uint8
+
+const (
+	// HighwayHash256 is keyed HighwayHash-256 over each fragment.
+	HighwayHash256 ChecksumAlgo = 1 + iota
+)
+
+func (a ChecksumAlgo) String() string {
+	switch a {
+	case HighwayHash256:
+		return "highwayhash256"
+	default:
+		return "unknown"
+	}
+}
+
+// ErasureInfo is how an object version was cut into shards.
+type ErasureInfo struct {
+	DataShards   int
+	ParityShards int
+	BlockSize    int
+	Checksum     ChecksumAlgo
+}
+
+// Version is one version of an object, or a delete marker (tombstone) when
+// Deleted is set. Versions of one key are ordered by HLC; the newest wins.
+//
+// Every node of the placement set stores its own copy. Inline holds this
+// node's framed fragment when the object is small enough to live in the
+// record instead of a shard file, so copies differ only in Inline.
+type Version struct {
+	Bucket    string
+	Key       string
+	VersionID string
+	HLC       HLC
+	Deleted   bool
+
+	Size        int64
+	ETag        string // hex MD5 of the body for a plain PUT, without quotes
+	ContentType string
+	ModTime     time.Time
+	UserMeta    map[string]string // x-amz-meta-* with the prefix stripped, lower-case names
+	Checksums   map[string]string // "crc32", "crc32c", "crc64nvme", "sha1", "sha256" -> base64 value
+
+	EC     ErasureInfo
+	Shards []string // node ID holding shard i at write time
+	Inline []byte   // this node's framed fragment for inline objects; nil otherwise
+}
+
+// IsInline reports whether the object's shards live in the metadata records.
+func (v *Version) IsInline() bool { return v.Inline != nil }
+
+// Newer reports whether v should win over w when both describe the same key.
+func (v *Version) Newer(w *Version) bool {
+	if v.HLC != w.HLC {
+		return v.HLC > w.HLC
+	}
+	// Version IDs sort newest first, so on an HLC tie the smaller ID wins
+	// and listings agree with this order.
+	return v.VersionID < w.VersionID
+}
+
+// Bucket is a bucket record. Deleting a bucket writes a tombstone so that a
+// node that missed the delete cannot bring it back.
+type Bucket struct {
+	Name    string
+	Created time.Time
+	HLC     HLC
+	Deleted bool
+}
+
+// ListEntry is one key in a node's listing: enough to answer ListObjects
+// without the inline data.
+type ListEntry struct {
+	Key       string
+	VersionID string
+	HLC       HLC
+	Deleted   bool
+	Size      int64
+	ETag      string
+	ModTime   time.Time
+}
