@@ -1,0 +1,288 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"cairn/metadata"
+	"cairn/transport"
+)
+
+func randomSuffix() string { return strconv.FormatUint(rand.Uint64(), 36) }
+
+// PutShard implements transport.NodeClient.
+func (n *Node) PutShard(ctx context.Context, ref transport.ShardRef, r io.Reader, size int64) error {
+	if err := withCtx(ctx); err != nil {
+		return err
+	}
+	if err := validRef(ref); err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("put shard %s: %w: negative size", ref, transport.ErrInvalid)
+	}
+	return n.shards.put(ctx, ref, r, size)
+}
+
+// ReadShard implements transport.NodeClient. Shards of inline objects are
+// served from the version record.
+func (n *Node) ReadShard(ctx context.Context, ref transport.ShardRef, off, length int64) (io.ReadCloser, error) {
+	if err := withCtx(ctx); err != nil {
+		return nil, err
+	}
+	if err := validRef(ref); err != nil {
+		return nil, err
+	}
+	if off < 0 {
+		return nil, fmt.Errorf("read shard %s: %w: negative offset", ref, transport.ErrInvalid)
+	}
+	f, size, err := n.shards.open(ref)
+	if errors.Is(err, transport.ErrNotFound) {
+		return n.readInline(ref, off, length)
+	}
+	if err != nil {
+		return nil, err
+	}
+	off, length, err = clampRange(ref, off, length, size)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return readCloser{io.NewSectionReader(f, off, length), f}, nil
+}
+
+func (n *Node) readInline(ref transport.ShardRef, off, length int64) (io.ReadCloser, error) {
+	v, err := n.getVersion(ref.Bucket, ref.Key)
+	if err != nil {
+		return nil, err
+	}
+	if v.VersionID != ref.VersionID || !v.IsInline() || ref.Index >= len(v.Shards) || v.Shards[ref.Index] != n.cfg.ID {
+		return nil, fmt.Errorf("shard %s: %w", ref, transport.ErrNotFound)
+	}
+	off, length, err = clampRange(ref, off, length, int64(len(v.Inline)))
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(v.Inline[off : off+length])), nil
+}
+
+func clampRange(ref transport.ShardRef, off, length, size int64) (int64, int64, error) {
+	if off > size {
+		return 0, 0, fmt.Errorf("read shard %s: %w: offset %d past size %d", ref, transport.ErrInvalid, off, size)
+	}
+	if length < 0 || off+length > size {
+		length = size - off
+	}
+	return off, length, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// DeleteShard implements transport.NodeClient.
+func (n *Node) DeleteShard(ctx context.Context, ref transport.ShardRef) error {
+	if err := withCtx(ctx); err != nil {
+		return err
+	}
+	if err := validRef(ref); err != nil {
+		return err
+	}
+	return n.shards.remove(ref)
+}
+
+func validRef(ref transport.ShardRef) error {
+	if ref.Bucket == "" || ref.VersionID == "" || ref.Index < 0 || ref.Index > 255 {
+		return fmt.Errorf("shard %s: %w", ref, transport.ErrInvalid)
+	}
+	return nil
+}
+
+// PutVersion implements transport.NodeClient. The newest record by HLC wins;
+// the loser's shard files on this node are retired once the winner is durable.
+func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
+	if err := withCtx(ctx); err != nil {
+		return err
+	}
+	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 {
+		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
+	}
+	unlock := n.lockKey(v.Bucket, v.Key)
+	defer unlock()
+	cur, err := n.getVersion(v.Bucket, v.Key)
+	switch {
+	case errors.Is(err, transport.ErrNotFound):
+		cur = nil
+	case err != nil:
+		return err
+	}
+	if cur != nil && cur.VersionID == v.VersionID {
+		return nil // a retry of a write this node already has
+	}
+	if cur != nil && !v.Newer(cur) {
+		n.retire(v)
+		return nil
+	}
+	rec, err := v.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("put version %s/%s: %w: %v", v.Bucket, v.Key, transport.ErrInvalid, err)
+	}
+	if err := n.db.Set(metadata.ObjectRecordKey(v.Bucket, v.Key), rec, pebble.Sync); err != nil {
+		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, err)
+	}
+	if cur != nil {
+		n.retire(cur)
+	}
+	return nil
+}
+
+// retire removes the shard files of a version that lost to a newer one.
+// A failure leaves an orphan file for the scanner, never a visible object, so
+// it is logged and not returned.
+func (n *Node) retire(v *metadata.Version) {
+	if v.Deleted || v.IsInline() {
+		return
+	}
+	for i := range v.Shards {
+		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: i}
+		if err := n.shards.remove(ref); err != nil {
+			n.log.Warn("retire shard", "bucket", v.Bucket, "key", v.Key, "version", v.VersionID, "shard", i, "err", err)
+		}
+	}
+}
+
+// GetVersion implements transport.NodeClient.
+func (n *Node) GetVersion(ctx context.Context, key metadata.ObjectKey) (*metadata.Version, error) {
+	if err := withCtx(ctx); err != nil {
+		return nil, err
+	}
+	return n.getVersion(key.Bucket, key.Key)
+}
+
+func (n *Node) getVersion(bucket, key string) (*metadata.Version, error) {
+	rec, closer, err := n.db.Get(metadata.ObjectRecordKey(bucket, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("version %s/%s: %w", bucket, key, transport.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get version %s/%s: %w", bucket, key, err)
+	}
+	defer closer.Close()
+	v := new(metadata.Version)
+	if err := v.UnmarshalBinary(rec); err != nil {
+		return nil, fmt.Errorf("get version %s/%s: %w: %v", bucket, key, transport.ErrCorrupt, err)
+	}
+	return v, nil
+}
+
+// List implements transport.NodeClient.
+func (n *Node) List(ctx context.Context, req transport.ListRequest) (*transport.ListPage, error) {
+	if err := withCtx(ctx); err != nil {
+		return nil, err
+	}
+	if req.Bucket == "" || req.Limit <= 0 {
+		return nil, fmt.Errorf("list %s: %w", req.Bucket, transport.ErrInvalid)
+	}
+	lower := metadata.ObjectPrefix(req.Bucket, req.Prefix)
+	it, err := n.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", req.Bucket, err)
+	}
+	defer it.Close()
+	valid := it.First()
+	if after := metadata.ObjectRecordKey(req.Bucket, req.After); req.After != "" && bytes.Compare(after, lower) >= 0 {
+		valid = it.SeekGE(append(after, 0))
+	}
+	page := &transport.ListPage{}
+	for ; valid; valid = it.Next() {
+		if len(page.Entries) == req.Limit {
+			page.Truncated = true
+			break
+		}
+		e, err := metadata.DecodeListEntry(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("list %s: record %q: %w: %v", req.Bucket, it.Key(), transport.ErrCorrupt, err)
+		}
+		page.Entries = append(page.Entries, e)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", req.Bucket, err)
+	}
+	return page, nil
+}
+
+// successor returns the smallest key greater than every key with prefix p.
+func successor(p []byte) []byte {
+	s := bytes.Clone(p)
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] < 0xff {
+			s[i]++
+			return s[:i+1]
+		}
+	}
+	return nil // p is all 0xff: no upper bound
+}
+
+// PutBucket implements transport.NodeClient.
+func (n *Node) PutBucket(ctx context.Context, b *metadata.Bucket) error {
+	if err := withCtx(ctx); err != nil {
+		return err
+	}
+	if b.Name == "" || b.HLC == 0 {
+		return fmt.Errorf("put bucket %q: %w", b.Name, transport.ErrInvalid)
+	}
+	unlock := n.lockKey(b.Name, "")
+	defer unlock()
+	key := metadata.BucketKey(b.Name)
+	if rec, closer, err := n.db.Get(key); err == nil {
+		var cur metadata.Bucket
+		decodeErr := cur.UnmarshalBinary(rec)
+		closer.Close()
+		if decodeErr == nil && cur.HLC >= b.HLC {
+			return nil
+		}
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("put bucket %q: %w", b.Name, err)
+	}
+	rec, err := b.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("put bucket %q: %w: %v", b.Name, transport.ErrInvalid, err)
+	}
+	if err := n.db.Set(key, rec, pebble.Sync); err != nil {
+		return fmt.Errorf("put bucket %q: %w", b.Name, err)
+	}
+	return nil
+}
+
+// Buckets implements transport.NodeClient.
+func (n *Node) Buckets(ctx context.Context) ([]metadata.Bucket, error) {
+	if err := withCtx(ctx); err != nil {
+		return nil, err
+	}
+	lower := metadata.BucketKey("")
+	it, err := n.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	if err != nil {
+		return nil, fmt.Errorf("list buckets: %w", err)
+	}
+	defer it.Close()
+	var out []metadata.Bucket
+	for valid := it.First(); valid; valid = it.Next() {
+		var b metadata.Bucket
+		if err := b.UnmarshalBinary(it.Value()); err != nil {
+			return nil, fmt.Errorf("list buckets: record %q: %w: %v", it.Key(), transport.ErrCorrupt, err)
+		}
+		out = append(out, b)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("list buckets: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,145 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+
+	"github.com/minio/sha256-simd"
+
+	"cairn/transport"
+	"cairn/vfs"
+)
+
+// shardStore keeps shard files under <dir>/shards, written crash-safely:
+// temp file, fsync, rename, fsync of the directory.
+type shardStore struct {
+	fs   vfs.FS
+	root string
+	tmp  string
+}
+
+func openShardStore(fsys vfs.FS, dir string) (*shardStore, error) {
+	s := &shardStore{fs: fsys, root: filepath.Join(dir, "shards"), tmp: filepath.Join(dir, "tmp")}
+	// Every fan-out directory exists up front, so writing a shard never
+	// creates a directory whose own entry would need syncing.
+	for i := 0; i < 256; i++ {
+		if err := fsys.MkdirAll(filepath.Join(s.root, fmt.Sprintf("%02x", i)), 0o755); err != nil {
+			return nil, fmt.Errorf("node: create shard dirs: %w", err)
+		}
+	}
+	if err := fsys.MkdirAll(s.tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("node: create tmp dir: %w", err)
+	}
+	// Temp files are writes that never finished: no shard was acknowledged
+	// from them, so they go.
+	names, err := fsys.List(s.tmp)
+	if err != nil {
+		return nil, fmt.Errorf("node: list tmp dir: %w", err)
+	}
+	for _, name := range names {
+		if err := fsys.Remove(filepath.Join(s.tmp, name)); err != nil {
+			return nil, fmt.Errorf("node: clean tmp dir: %w", err)
+		}
+	}
+	for _, d := range []string{s.root, s.tmp, dir} {
+		if err := syncDir(fsys, d); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// versionHash names a version on disk without letting the key near a path.
+func versionHash(bucket, key, versionID string) string {
+	h := sha256.New()
+	io.WriteString(h, bucket)
+	h.Write([]byte{0})
+	io.WriteString(h, key)
+	h.Write([]byte{0})
+	io.WriteString(h, versionID)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (s *shardStore) dirOf(hash string) string { return filepath.Join(s.root, hash[:2]) }
+
+func (s *shardStore) path(ref transport.ShardRef) string {
+	h := versionHash(ref.Bucket, ref.Key, ref.VersionID)
+	return filepath.Join(s.dirOf(h), h+"."+strconv.Itoa(ref.Index))
+}
+
+func (s *shardStore) put(ctx context.Context, ref transport.ShardRef, r io.Reader, size int64) (err error) {
+	final := s.path(ref)
+	tmpName := filepath.Join(s.tmp, filepath.Base(final)+"."+randomSuffix())
+	f, err := s.fs.Create(tmpName)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmpName, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			s.fs.Remove(tmpName)
+		}
+	}()
+	n, err := io.Copy(f, io.LimitReader(r, size))
+	if err != nil {
+		return fmt.Errorf("write shard %s: %w", ref, err)
+	}
+	if n != size {
+		return fmt.Errorf("write shard %s: %w: body ended after %d of %d bytes", ref, transport.ErrInvalid, n, size)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("write shard %s: %w", ref, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync shard %s: %w", ref, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close shard %s: %w", ref, err)
+	}
+	if err := s.fs.Rename(tmpName, final); err != nil {
+		return fmt.Errorf("rename shard %s: %w", ref, err)
+	}
+	return syncDir(s.fs, filepath.Dir(final))
+}
+
+func (s *shardStore) open(ref transport.ShardRef) (vfs.File, int64, error) {
+	f, err := s.fs.Open(s.path(ref))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("shard %s: %w", ref, transport.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("open shard %s: %w", ref, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("stat shard %s: %w", ref, err)
+	}
+	return f, st.Size(), nil
+}
+
+func (s *shardStore) remove(ref transport.ShardRef) error {
+	err := s.fs.Remove(s.path(ref))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove shard %s: %w", ref, err)
+	}
+	return nil
+}
+
+func syncDir(fsys vfs.FS, dir string) error {
+	d, err := fsys.OpenDir(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %s: %w", dir, err)
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return d.Close()
+}

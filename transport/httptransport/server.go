@@ -1,0 +1,210 @@
+package httptransport
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"cairn/metadata"
+	"cairn/transport"
+)
+
+// Handler serves one node's transport.NodeClient over HTTP.
+type Handler struct {
+	node transport.NodeClient
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// NewHandler returns a handler serving node. A nil logger discards.
+func NewHandler(node transport.NodeClient, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{node: node, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("PUT "+pathShard, h.putShard)
+	h.mux.HandleFunc("GET "+pathShard, h.readShard)
+	h.mux.HandleFunc("DELETE "+pathShard, h.deleteShard)
+	h.mux.HandleFunc("PUT "+pathVersion, h.putVersion)
+	h.mux.HandleFunc("GET "+pathVersion, h.getVersion)
+	h.mux.HandleFunc("GET "+pathList, h.list)
+	h.mux.HandleFunc("PUT "+pathBucket, h.putBucket)
+	h.mux.HandleFunc("GET "+pathBuckets, h.buckets)
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	code := transport.CodeOf(err)
+	status := http.StatusInternalServerError
+	switch code {
+	case transport.CodeNotFound:
+		status = http.StatusNotFound
+	case transport.CodeInvalid:
+		status = http.StatusBadRequest
+	case transport.CodeUnavailable:
+		status = http.StatusServiceUnavailable
+	default:
+		h.log.Error("node request failed", "op", op, "err", err)
+	}
+	w.Header().Set(headerError, strconv.Itoa(int(code)))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, err.Error())
+}
+
+func (h *Handler) putShard(w http.ResponseWriter, r *http.Request) {
+	ref, err := parseRef(r.URL.Query())
+	if err != nil {
+		h.fail(w, r, "put shard", err)
+		return
+	}
+	if r.ContentLength < 0 {
+		h.fail(w, r, "put shard", errors.New("missing content length"))
+		return
+	}
+	if err := h.node.PutShard(r.Context(), ref, r.Body, r.ContentLength); err != nil {
+		h.fail(w, r, "put shard", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) readShard(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ref, err := parseRef(q)
+	if err != nil {
+		h.fail(w, r, "read shard", err)
+		return
+	}
+	off, err1 := strconv.ParseInt(q.Get("off"), 10, 64)
+	n, err2 := strconv.ParseInt(q.Get("n"), 10, 64)
+	if err1 != nil || err2 != nil {
+		h.fail(w, r, "read shard", transport.ErrInvalid)
+		return
+	}
+	rc, err := h.node.ReadShard(r.Context(), ref, off, n)
+	if err != nil {
+		h.fail(w, r, "read shard", err)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if _, err := io.Copy(w, rc); err != nil {
+		// Headers are gone; cutting the connection is the only way to
+		// tell the client the body is incomplete.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (h *Handler) deleteShard(w http.ResponseWriter, r *http.Request) {
+	ref, err := parseRef(r.URL.Query())
+	if err != nil {
+		h.fail(w, r, "delete shard", err)
+		return
+	}
+	if err := h.node.DeleteShard(r.Context(), ref); err != nil {
+		h.fail(w, r, "delete shard", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func readRecord(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxRecordBody))
+	if err != nil {
+		return nil, errors.Join(transport.ErrInvalid, err)
+	}
+	return b, nil
+}
+
+func (h *Handler) putVersion(w http.ResponseWriter, r *http.Request) {
+	rec, err := readRecord(r)
+	if err != nil {
+		h.fail(w, r, "put version", err)
+		return
+	}
+	v := new(metadata.Version)
+	if err := v.UnmarshalBinary(rec); err != nil {
+		h.fail(w, r, "put version", errors.Join(transport.ErrInvalid, err))
+		return
+	}
+	if err := h.node.PutVersion(r.Context(), v); err != nil {
+		h.fail(w, r, "put version", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	v, err := h.node.GetVersion(r.Context(), metadata.ObjectKey{Bucket: q.Get("b"), Key: q.Get("k")})
+	if err != nil {
+		h.fail(w, r, "get version", err)
+		return
+	}
+	rec, err := v.MarshalBinary()
+	if err != nil {
+		h.fail(w, r, "get version", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(rec)
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := strconv.Atoi(q.Get("l"))
+	if err != nil {
+		h.fail(w, r, "list", transport.ErrInvalid)
+		return
+	}
+	page, err := h.node.List(r.Context(), transport.ListRequest{Bucket: q.Get("b"), Prefix: q.Get("p"), After: q.Get("a"), Limit: limit})
+	if err != nil {
+		h.fail(w, r, "list", err)
+		return
+	}
+	body, err := metadata.EncodeListPage(page.Entries, page.Truncated)
+	if err != nil {
+		h.fail(w, r, "list", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(body)
+}
+
+func (h *Handler) putBucket(w http.ResponseWriter, r *http.Request) {
+	rec, err := readRecord(r)
+	if err != nil {
+		h.fail(w, r, "put bucket", err)
+		return
+	}
+	b := new(metadata.Bucket)
+	if err := b.UnmarshalBinary(rec); err != nil {
+		h.fail(w, r, "put bucket", errors.Join(transport.ErrInvalid, err))
+		return
+	}
+	if err := h.node.PutBucket(r.Context(), b); err != nil {
+		h.fail(w, r, "put bucket", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) buckets(w http.ResponseWriter, r *http.Request) {
+	bs, err := h.node.Buckets(r.Context())
+	if err != nil {
+		h.fail(w, r, "buckets", err)
+		return
+	}
+	body, err := encodeBuckets(bs)
+	if err != nil {
+		h.fail(w, r, "buckets", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(body)
+}
