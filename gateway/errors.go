@@ -1,0 +1,32 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"cairn/erasure"
+	"cairn/internal/s3api"
+	"cairn/quorum"
+)
+
+// toS3Error is where domain errors become S3 errors. Handlers return domain
+// errors or *s3api.Error and never pick an HTTP status themselves; the status
+// of each S3 code comes from the table in s3api.
+func toS3Error(err error) *s3api.Error {
+	var s3err *s3api.Error
+	if errors.As(err, &s3err) {
+		return s3err
+	}
+	var qerr *quorum.Error
+	switch {
+	case errors.As(err, &qerr), errors.Is(err, errUnavailable), errors.Is(err, erasure.ErrTooFewShards):
+		return &s3api.Error{Code: s3api.ServiceUnavailable, Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &s3api.Error{Code: s3api.ServiceUnavailable, Err: err}
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer.
+		return &s3api.Error{Code: s3api.IncompleteBody, Err: err}
+	default:
+		return &s3api.Error{Code: s3api.InternalError, Err: err}
+	}
+}

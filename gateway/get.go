@@ -1,0 +1,222 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"cairn/erasure"
+	"cairn/internal/s3api"
+	"cairn/metadata"
+	"cairn/placement"
+	"cairn/quorum"
+	"cairn/transport"
+)
+
+// firstBytes is how much of a GET body is decoded before the status line
+// is sent, so that a read that cannot succeed still gets a proper error.
+const firstBytes = 64 << 10
+
+// readVersion returns the newest record of a key from a metadata read
+// quorum of its homes, and the records that arrived with it by node.
+func (g *Gateway) readVersion(ctx context.Context, bucket, key string) (*metadata.Version, map[string]*metadata.Version, error) {
+	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
+	if err != nil {
+		return nil, nil, err
+	}
+	homes := make([]string, len(plan.Homes))
+	for i, id := range plan.Homes {
+		homes[i] = string(id)
+	}
+	okey := metadata.ObjectKey{Bucket: bucket, Key: key}
+	answers := fanout(ctx, g, homes, func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
+		return c.GetVersion(ctx, okey)
+	})
+	// A definite "no such key" counts toward the quorum like a record.
+	t := quorum.NewTally("read "+okey.String(), g.params.MetaRead, len(homes))
+	byNode := make(map[string]*metadata.Version)
+	var newest *metadata.Version
+	for !t.Done() {
+		a := <-answers
+		switch {
+		case a.err == nil:
+			t.Add(quorum.Result{Node: a.node})
+			byNode[a.node] = a.val
+			if newest == nil || a.val.Newer(newest) {
+				newest = a.val
+			}
+		case errors.Is(a.err, transport.ErrNotFound):
+			t.Add(quorum.Result{Node: a.node})
+		default:
+			t.Add(quorum.Result{Node: a.node, Err: a.err})
+		}
+	}
+	if err := t.Err(); err != nil {
+		return nil, nil, err
+	}
+	if newest == nil || newest.Deleted {
+		return nil, nil, &s3api.Error{Code: s3api.NoSuchKey, Resource: "/" + bucket + "/" + key}
+	}
+	return newest, byNode, nil
+}
+
+func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
+	r := c.Request
+	ctx := r.Context()
+	if err := g.requireBucket(ctx, bucket); err != nil {
+		g.fail(c, err)
+		return
+	}
+	v, byNode, err := g.readVersion(ctx, bucket, key)
+	if err != nil {
+		g.fail(c, err)
+		return
+	}
+	start, length := int64(0), v.Size
+	status := http.StatusOK
+	if rh := r.Header.Get("Range"); rh != "" {
+		s, n, ok, err := s3api.ParseRange(rh, v.Size)
+		if err != nil {
+			g.fail(c, err)
+			return
+		}
+		if ok {
+			start, length, status = s, n, http.StatusPartialContent
+		}
+	}
+	h := c.Writer.Header()
+	setObjectHeaders(h, v)
+	if status == http.StatusPartialContent {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, v.Size))
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	if head || length == 0 {
+		c.Status(status)
+		return
+	}
+	body, err := g.openObject(ctx, v, byNode, start, length)
+	if err != nil {
+		g.fail(c, err)
+		return
+	}
+	defer body.Close()
+	first := make([]byte, min(length, firstBytes))
+	if _, err := io.ReadFull(body, first); err != nil {
+		h.Del("Content-Range")
+		h.Del("Content-Length")
+		g.fail(c, err)
+		return
+	}
+	c.Status(status)
+	if _, err := c.Writer.Write(first); err != nil {
+		return // the client is gone
+	}
+	if _, err := io.Copy(c.Writer, body); err != nil {
+		g.log.Warn("get: body failed after headers", "request_id", c.GetString(ctxRequestID),
+			"bucket", bucket, "key", key, "version", v.VersionID, "err", err)
+		// The status is sent; cutting the connection is the only way
+		// left to tell the client its body is incomplete.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func setObjectHeaders(h http.Header, v *metadata.Version) {
+	ct := v.ContentType
+	if ct == "" {
+		ct = "binary/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	h.Set("ETag", `"`+v.ETag+`"`)
+	h.Set("Last-Modified", v.ModTime.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	for k, val := range v.UserMeta {
+		h["X-Amz-Meta-"+k] = []string{val}
+	}
+}
+
+// openObject returns a reader of [start, start+length) of version v,
+// decoding from its shards: data shards first, parity when one is missing,
+// unreachable or corrupt.
+func (g *Gateway) openObject(ctx context.Context, v *metadata.Version, byNode map[string]*metadata.Version, start, length int64) (io.ReadCloser, error) {
+	codec, err := g.codecFor(v.EC)
+	if err != nil {
+		return nil, err
+	}
+	open := func(shard int, off, n int64) (io.ReadCloser, error) {
+		if shard >= len(v.Shards) {
+			return nil, fmt.Errorf("shard %d: %w", shard, errUnavailable)
+		}
+		id := v.Shards[shard]
+		if rec, ok := byNode[id]; ok && rec.VersionID == v.VersionID && rec.Inline != nil {
+			return inlineRange(rec.Inline, off, n)
+		}
+		cl, err := g.node(id)
+		if err != nil {
+			return nil, err
+		}
+		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: shard}
+		return cl.ReadShard(ctx, ref, off, n)
+	}
+	onFail := func(shard int, err error) {
+		node := ""
+		if shard < len(v.Shards) {
+			node = v.Shards[shard]
+		}
+		if errors.Is(err, erasure.ErrCorrupt) {
+			g.stats.CorruptShards.Add(1)
+			g.log.Warn("corrupt shard", "bucket", v.Bucket, "key", v.Key, "version", v.VersionID, "shard", shard, "node", node, "err", err)
+			return
+		}
+		g.stats.FailedShardReads.Add(1)
+		g.log.Info("shard read failed", "bucket", v.Bucket, "key", v.Key, "version", v.VersionID, "shard", shard, "node", node, "err", err)
+	}
+	return codec.NewDecoder(v.Size, start, length, open, erasure.WithShardFailure(onFail))
+}
+
+func inlineRange(b []byte, off, n int64) (io.ReadCloser, error) {
+	if off < 0 || off > int64(len(b)) {
+		return nil, fmt.Errorf("inline shard: offset %d out of range", off)
+	}
+	end := int64(len(b))
+	if n >= 0 && off+n < end {
+		end = off + n
+	}
+	return io.NopCloser(bytes.NewReader(b[off:end])), nil
+}
+
+func (g *Gateway) deleteObject(c *gin.Context, bucket, key string) {
+	ctx := c.Request.Context()
+	if err := g.requireBucket(ctx, bucket); err != nil {
+		g.fail(c, err)
+		return
+	}
+	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
+	if err != nil {
+		g.fail(c, err)
+		return
+	}
+	hlc := g.clock.Now()
+	tomb := &metadata.Version{
+		Bucket:    bucket,
+		Key:       key,
+		VersionID: metadata.NewVersionID(hlc, g.origin),
+		HLC:       hlc,
+		Deleted:   true,
+		ModTime:   hlc.Time().UTC(),
+		Shards:    make([]string, len(plan.Homes)),
+	}
+	for i, id := range plan.Homes {
+		tomb.Shards[i] = string(id)
+	}
+	if err := g.commitVersion(ctx, tomb, nil); err != nil {
+		g.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
