@@ -1,0 +1,36 @@
+# Cairn. `make run` starts a local cluster; `make test` runs every test.
+GO ?= go
+BIN := bin
+export CGO_ENABLED ?= 0
+
+.PHONY: all build run test test-short race vet fmt bench-erasure clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+run: build
+	./scripts/run-local.sh
+
+# The whole suite: vet, gofmt, race tests for the packages with concurrency,
+# everything else normally. CI runs exactly this.
+test: vet fmt
+	$(GO) test -count=1 -timeout 15m ./...
+	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 15m ./metadata/... ./quorum/... ./erasure/... ./node/... ./gateway/...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+bench-erasure:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./erasure/
+
+clean:
+	rm -rf $(BIN)
