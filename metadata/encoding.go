@@ -25,12 +25,16 @@ import (
 //	                  increasing key order (deterministic bytes)
 //	flags             one byte of bits; unknown bits are corrupt
 //
-// Version (format 1):
+// Version (format 1, and the start of format 2):
 //
 //	'V' 1 flags(1=Deleted) HLC:fixed64 Key VersionID Size:varint ETag ModTime
 //	Bucket ContentType UserMeta:map Checksums:map
 //	EC.DataShards:varint EC.ParityShards:varint EC.BlockSize:varint EC.Checksum:byte
 //	Shards:optional length+strings Inline:optional length+bytes
+//
+// Format 2 appends extension fields, tag:uvarint length:uvarint bytes, in
+// increasing tag order, each only when set; decoders skip unknown tags.
+// Tag 1 is Hints (optional length + strings).
 //
 // The listing fields come first so that DecodeListEntry can stop early.
 //
@@ -64,8 +68,20 @@ const (
 	kindEntry   = 'L'
 	kindPage    = 'P'
 
-	// formatV1 is the first and, so far, the current format of every kind.
+	// formatV1 is the first format of every kind, and the current one of
+	// all but Version.
 	formatV1 = 1
+	// formatV2 is the current Version format: format 1 followed by tagged
+	// extension fields.
+	formatV2 = 2
+)
+
+// Tags of Version extension fields (format 2). Each field is written as
+// tag:uvarint length:uvarint bytes, in increasing tag order, and only when
+// it is set. A decoder skips tags it does not know, so adding a field needs
+// a new tag, not a new format.
+const (
+	tagHints = 1 // Hints: optional length + strings
 )
 
 const (
@@ -106,7 +122,7 @@ func (v *Version) AppendBinary(buf []byte) ([]byte, error) {
 	if err := checkTime(v.ModTime); err != nil {
 		return buf, fmt.Errorf("metadata: encode version %s/%s: %w", v.Bucket, v.Key, err)
 	}
-	b := append(buf, kindVersion, formatV1, boolFlag(v.Deleted, flagDeleted))
+	b := append(buf, kindVersion, formatV2, boolFlag(v.Deleted, flagDeleted))
 	b = binary.BigEndian.AppendUint64(b, uint64(v.HLC))
 	b = appendString(b, v.Key)
 	b = appendString(b, v.VersionID)
@@ -127,7 +143,54 @@ func (v *Version) AppendBinary(buf []byte) ([]byte, error) {
 	}
 	b = appendOptLen(b, len(v.Inline), v.Inline != nil)
 	b = append(b, v.Inline...)
+	if v.Hints != nil {
+		var f []byte
+		f = appendOptLen(f, len(v.Hints), true)
+		for _, h := range v.Hints {
+			f = appendString(f, h)
+		}
+		b = appendExt(b, tagHints, f)
+	}
 	return b, nil
+}
+
+func appendExt(b []byte, tag uint64, field []byte) []byte {
+	b = binary.AppendUvarint(b, tag)
+	b = binary.AppendUvarint(b, uint64(len(field)))
+	return append(b, field...)
+}
+
+// extensions decodes format-2 extension fields into out until the record
+// ends. Tags must increase; unknown tags are skipped.
+func (d *decoder) extensions(out *Version) {
+	var last uint64
+	for d.err == nil && len(d.b) > 0 {
+		tag := d.uvarint()
+		if tag <= last {
+			d.fail("extension tag %d after %d", tag, last)
+			return
+		}
+		last = tag
+		field := d.bytes()
+		if d.err != nil {
+			return
+		}
+		fd := decoder{b: field, what: d.what}
+		switch tag {
+		case tagHints:
+			if n, ok := fd.optLen(1); ok {
+				out.Hints = make([]string, n)
+				for i := range out.Hints {
+					out.Hints[i] = fd.string()
+				}
+			}
+		default:
+			continue
+		}
+		if err := fd.finish(); err != nil {
+			d.fail("extension %d: %v", tag, err)
+		}
+	}
 }
 
 // UnmarshalBinary decodes a version record of any known format. On error, v
@@ -136,8 +199,8 @@ func (v *Version) AppendBinary(buf []byte) ([]byte, error) {
 func (v *Version) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data, what: "version record"}
 	var out Version
-	switch d.header(kindVersion) {
-	case formatV1:
+	switch format := d.header(kindVersion, formatV2); format {
+	case formatV1, formatV2:
 		out.Deleted = d.flags(flagDeleted)&flagDeleted != 0
 		out.HLC = HLC(d.fixed64())
 		out.Key = d.string()
@@ -163,6 +226,9 @@ func (v *Version) UnmarshalBinary(data []byte) error {
 		if n, ok := d.optLen(1); ok {
 			out.Inline = append(make([]byte, 0, n), d.next(n)...)
 		}
+		if format >= formatV2 {
+			d.extensions(&out)
+		}
 	}
 	if err := d.finish(); err != nil {
 		return err
@@ -179,8 +245,8 @@ func (v *Version) UnmarshalBinary(data []byte) error {
 func DecodeListEntry(rec []byte) (ListEntry, error) {
 	d := decoder{b: rec, what: "version record"}
 	var e ListEntry
-	switch d.header(kindVersion) {
-	case formatV1:
+	switch d.header(kindVersion, formatV2) {
+	case formatV1, formatV2:
 		e = d.entryFields(nil)
 	}
 	if d.err != nil {
@@ -225,7 +291,7 @@ func (bk *Bucket) AppendBinary(buf []byte) ([]byte, error) {
 func (bk *Bucket) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data, what: "bucket record"}
 	var out Bucket
-	switch d.header(kindBucket) {
+	switch d.header(kindBucket, formatV1) {
 	case formatV1:
 		out.Deleted = d.flags(flagDeleted)&flagDeleted != 0
 		out.HLC = HLC(d.fixed64())
@@ -259,7 +325,7 @@ func (e *ListEntry) AppendBinary(buf []byte) ([]byte, error) {
 func (e *ListEntry) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data, what: "list entry"}
 	var out ListEntry
-	switch d.header(kindEntry) {
+	switch d.header(kindEntry, formatV1) {
 	case formatV1:
 		out = d.entryFields(nil)
 	}
@@ -303,7 +369,7 @@ func AppendListPage(buf []byte, entries []ListEntry, truncated bool) ([]byte, er
 // slice.
 func DecodeListPage(data []byte) (entries []ListEntry, truncated bool, err error) {
 	d := decoder{b: data, what: "list page"}
-	switch d.header(kindPage) {
+	switch d.header(kindPage, formatV1) {
 	case formatV1:
 		truncated = d.flags(flagTruncated)&flagTruncated != 0
 		n := d.count(minEntrySize)
@@ -430,7 +496,7 @@ func (d *decoder) fail(format string, args ...any) {
 
 // header checks the kind marker and returns the format number, or 0 after
 // recording an error for a wrong kind or an unknown format.
-func (d *decoder) header(kind byte) byte {
+func (d *decoder) header(kind, newest byte) byte {
 	if len(d.b) < 2 {
 		d.fail("truncated header")
 		return 0
@@ -440,7 +506,7 @@ func (d *decoder) header(kind byte) byte {
 		d.fail("kind %q, want %q", k, kind)
 		return 0
 	}
-	if f < formatV1 || f > formatV1 {
+	if f < formatV1 || f > newest {
 		d.fail("unknown format %d", f)
 		return 0
 	}

@@ -128,9 +128,18 @@ func TestVersionGolden(t *testing.T) {
 		Shards:      []string{"n1"},
 		Inline:      []byte("hi"),
 	}
-	const golden = "5601" + "00" + "0000000003e80001" + "03612f62" + "027631" + "0a" + "0165" +
+	// Format 1 is what the first release wrote; it must always decode.
+	const body = "00" + "0000000003e80001" + "03612f62" + "027631" + "0a" + "0165" +
 		"84a8d6b907" + "02626b" + "0174" + "03" + "017801310179" + "0132" + "01" +
 		"04" + "02" + "8001" + "01" + "02" + "026e31" + "03" + "6869"
+	v1, _ := hex.DecodeString("5601" + body)
+	var old Version
+	if err := old.UnmarshalBinary(v1); err != nil || !reflect.DeepEqual(old, v) {
+		t.Errorf("UnmarshalBinary(format 1) = %+v, %v; want %+v", old, err, v)
+	}
+	// Format 2 adds tagged extension fields after Inline: here Hints.
+	v.Hints = []string{"", "n9"}
+	const golden = "5602" + body + "01" + "05" + "03" + "00" + "026e39"
 	b, err := v.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +327,7 @@ func TestDecodeCorrupt(t *testing.T) {
 		{"empty", nil},
 		{"wrong kind", patch(0, 'B')},
 		{"format 0", patch(1, 0)},
-		{"unknown future format", patch(1, 2)},
+		{"unknown future format", patch(1, 3)},
 		{"unknown flag", patch(2, 0x80)},
 		{"trailing byte", append(bytes.Clone(good), 0)},
 		{"key length beyond input", patch(11, 0x7f)},

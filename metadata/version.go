@@ -69,6 +69,10 @@ type Version struct {
 	EC     ErasureInfo
 	Shards []string // node ID holding shard i at write time
 	Inline []byte   // this node's framed fragment for inline objects; nil otherwise
+	// Hints, when set, has one entry per shard: the fallback node that
+	// holds shard i as a hint for its home Shards[i], or "" when shard i
+	// went to its home. Reads try the home first, then the hint.
+	Hints []string
 }
 
 // IsInline reports whether the object's shards live in the metadata records.
