@@ -34,7 +34,9 @@ func BenchmarkEncode(b *testing.B) {
 	benchEncode(b, c, randBytes(1, benchSize))
 }
 
-func benchDecode(b *testing.B, missing ...int) {
+func benchDecode(b *testing.B, missing ...int) { benchDecodeWith(b, nil, missing...) }
+
+func benchDecodeWith(b *testing.B, opts []erasure.DecodeOption, missing ...int) {
 	c := newCodec(b, 4, 2, erasure.DefaultBlockSize)
 	data := randBytes(1, benchSize)
 	shards, err := c.EncodeAll(data)
@@ -53,7 +55,7 @@ func benchDecode(b *testing.B, missing ...int) {
 	}
 	b.SetBytes(benchSize)
 	for b.Loop() {
-		r, err := c.NewDecoder(benchSize, 0, benchSize, open)
+		r, err := c.NewDecoder(benchSize, 0, benchSize, open, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -66,6 +68,14 @@ func benchDecode(b *testing.B, missing ...int) {
 
 // BenchmarkDecode reads with every data shard present: no reconstruction.
 func BenchmarkDecode(b *testing.B) { benchDecode(b) }
+
+// BenchmarkDecodeExtraRead1 reads 5 of the 6 shards, using the first 4
+// frames of each block: the cost of hedging when no shard is slow (an extra
+// frame read and checked, and a reconstruction whenever the parity frame
+// beats a data frame).
+func BenchmarkDecodeExtraRead1(b *testing.B) {
+	benchDecodeWith(b, []erasure.DecodeOption{erasure.WithExtraReads(1)})
+}
 
 // BenchmarkDecodeMissing2 reconstructs two missing data shards.
 func BenchmarkDecodeMissing2(b *testing.B) { benchDecode(b, 0, 2) }
@@ -123,3 +133,35 @@ func BenchmarkRawReedSolomonReconstruct(b *testing.B) {
 		}
 	}
 }
+
+func benchReconstruct(b *testing.B, want ...int) {
+	c := newCodec(b, 4, 2, erasure.DefaultBlockSize)
+	shards, err := c.EncodeAll(randBytes(1, benchSize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	open := func(i int, off, n int64) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(shards[i][off : off+n])), nil
+	}
+	out := make([]io.Writer, len(want))
+	for j := range out {
+		out[j] = io.Discard
+	}
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		if err := c.ReconstructShards(benchSize, want, open, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReconstructOneShard rebuilds data shard 0 of a 16 MiB object
+// from shards 1 to 4; MB/s counts object bytes.
+func BenchmarkReconstructOneShard(b *testing.B) { benchReconstruct(b, 0) }
+
+// BenchmarkReconstructParityShard rebuilds parity shard 5 from the data
+// shards: an encode without the copies.
+func BenchmarkReconstructParityShard(b *testing.B) { benchReconstruct(b, 5) }
+
+// BenchmarkReconstructTwoShards rebuilds a data and a parity shard at once.
+func BenchmarkReconstructTwoShards(b *testing.B) { benchReconstruct(b, 1, 4) }

@@ -30,8 +30,8 @@ const checksumKey = "cairn/erasure bitrot hash key v1"
 var checksumKeyBytes = []byte(checksumKey)
 
 var (
-	// ErrTooFewShards is returned (wrapped in an *Error) by encoders and
-	// decoders when fewer than k shards remain usable.
+	// ErrTooFewShards is returned (wrapped in an *Error) by encoders,
+	// decoders and ReconstructShards when fewer than k shards remain usable.
 	ErrTooFewShards = errors.New("erasure: too few shards")
 	// ErrCorrupt marks a frame whose checksum does not match its fragment.
 	// It is wrapped with the shard and block, and reported through
@@ -47,7 +47,7 @@ var (
 // were usable. Unwrap exposes ErrTooFewShards and every shard's cause to
 // errors.Is and errors.As.
 type Error struct {
-	Op     string  // "encode" or "decode"
+	Op     string  // "encode", "decode" or "reconstruct"
 	Need   int     // shards needed (k)
 	Usable int     // shards still usable
 	Errs   []error // per shard; nil for a shard that was fine or never tried

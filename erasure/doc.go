@@ -46,8 +46,19 @@
 // the object. It reads the k data shards when it can (no decoding needed),
 // verifies every frame's checksum, and replaces a shard that fails or is
 // corrupt by a parity shard, reconstructing the missing fragments. It never
-// returns bytes that did not pass their checksum.
+// returns bytes that did not pass their checksum. With WithExtraReads(n) it
+// reads k+n shards at once and builds each block from the first k frames
+// that arrive, so that one slow node does not slow the whole read down;
+// this needs no clock, only n more shard reads.
+//
+// Repair: Codec.ReconstructShards rebuilds chosen shards, data or parity,
+// from k others read through the same ShardOpener, streaming block by block
+// and writing exactly the frames the encoder wrote; it shares the decoder's
+// source selection, checksum checks and replacement of failing shards.
+// Codec.VerifyShard checks a stored shard's frames, as a scrubber does.
 //
 // A Codec is safe for concurrent use. An Encoder or a decoder belongs to one
-// goroutine.
+// goroutine. Every goroutine they start has returned when the call that
+// started it does, except a hedging decoder's shard readers (WithExtraReads),
+// which run until the decoder reaches the end of its range or is closed.
 package erasure
