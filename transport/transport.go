@@ -21,6 +21,16 @@ type ShardRef struct {
 	Key       string
 	VersionID string
 	Index     int
+	// Check, when set, makes the receiving node verify every frame of the
+	// shard before it acknowledges: used when data moves between nodes
+	// (handoff, repair), where nobody else would notice a bad copy.
+	Check *ShardCheck
+}
+
+// ShardCheck is what a node needs to verify a shard on its own.
+type ShardCheck struct {
+	ObjectSize int64
+	EC         metadata.ErasureInfo
 }
 
 func (r ShardRef) String() string {
@@ -78,6 +88,17 @@ type NodeClient interface {
 	Buckets(ctx context.Context) ([]metadata.Bucket, error)
 }
 
+// Hinter is implemented by nodes that can hold data meant for another node
+// while that node is away (hinted handoff). The holder replays the data to
+// its home once the home is back, and deletes its copy after the home has it.
+type Hinter interface {
+	// PutShardHint stores a shard, durably, as a hint for home. It returns
+	// ErrHintRefused when the node's hint budget for home is spent.
+	PutShardHint(ctx context.Context, home string, ref ShardRef, r io.Reader, size int64) error
+	// PutVersionHint stores a version record meant for home as a hint.
+	PutVersionHint(ctx context.Context, home string, v *metadata.Version) error
+}
+
 // Code is an error code carried on the wire in place of an error string.
 type Code int
 
@@ -87,6 +108,7 @@ const (
 	CodeInvalid
 	CodeCorrupt
 	CodeUnavailable
+	CodeHintRefused
 )
 
 // Sentinels rebuilt from wire codes. Node implementations wrap their errors
@@ -96,6 +118,8 @@ var (
 	ErrInvalid     = errors.New("transport: invalid request")
 	ErrCorrupt     = errors.New("transport: corrupt data")
 	ErrUnavailable = errors.New("transport: node unavailable")
+	// ErrHintRefused: the node holds as many hints for that home as it may.
+	ErrHintRefused = errors.New("transport: hint refused")
 )
 
 // CodeOf returns the wire code for err.
@@ -109,6 +133,8 @@ func CodeOf(err error) Code {
 		return CodeCorrupt
 	case errors.Is(err, ErrUnavailable):
 		return CodeUnavailable
+	case errors.Is(err, ErrHintRefused):
+		return CodeHintRefused
 	default:
 		return CodeInternal
 	}
@@ -137,6 +163,8 @@ func (e *Error) Unwrap() error {
 		return ErrCorrupt
 	case CodeUnavailable:
 		return ErrUnavailable
+	case CodeHintRefused:
+		return ErrHintRefused
 	default:
 		return nil
 	}

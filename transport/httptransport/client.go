@@ -23,7 +23,10 @@ type Client struct {
 	hc   *http.Client
 }
 
-var _ transport.NodeClient = (*Client)(nil)
+var (
+	_ transport.NodeClient = (*Client)(nil)
+	_ transport.Hinter     = (*Client)(nil)
+)
 
 // NewTransport returns an http.Transport tuned for gateway→node traffic:
 // many long-lived connections per node, no compression (shards do not
@@ -188,4 +191,25 @@ func (c *Client) Buckets(ctx context.Context) ([]metadata.Bucket, error) {
 		return nil, fmt.Errorf("buckets on node %s: %w", c.node, err)
 	}
 	return bs, nil
+}
+
+// PutShardHint implements transport.Hinter.
+func (c *Client) PutShardHint(ctx context.Context, home string, ref transport.ShardRef, r io.Reader, size int64) error {
+	q := refQuery(ref)
+	q.Set("home", home)
+	resp, err := c.do(ctx, "put shard hint", http.MethodPut, c.url(pathShardHint, q), r, size)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
+
+// PutVersionHint implements transport.Hinter.
+func (c *Client) PutVersionHint(ctx context.Context, home string, v *metadata.Version) error {
+	rec, err := v.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("put version hint on node %s: %w", c.node, err)
+	}
+	return c.doNoBody(ctx, "put version hint", http.MethodPut, c.url(pathVersionHint, url.Values{"home": {home}}), rec)
 }

@@ -21,6 +21,9 @@ const (
 	pathBucket  = "/v1/bucket"
 	pathBuckets = "/v1/buckets"
 
+	pathShardHint   = "/v1/hint/shard"
+	pathVersionHint = "/v1/hint/version"
+
 	headerError = "X-Cairn-Error"
 
 	// maxRecordBody bounds a version or bucket record in a request body:
@@ -29,7 +32,15 @@ const (
 )
 
 func refQuery(ref transport.ShardRef) url.Values {
-	return url.Values{"b": {ref.Bucket}, "k": {ref.Key}, "v": {ref.VersionID}, "i": {strconv.Itoa(ref.Index)}}
+	q := url.Values{"b": {ref.Bucket}, "k": {ref.Key}, "v": {ref.VersionID}, "i": {strconv.Itoa(ref.Index)}}
+	if c := ref.Check; c != nil {
+		q.Set("cs", strconv.FormatInt(c.ObjectSize, 10))
+		q.Set("ck", strconv.Itoa(c.EC.DataShards))
+		q.Set("cm", strconv.Itoa(c.EC.ParityShards))
+		q.Set("cb", strconv.Itoa(c.EC.BlockSize))
+		q.Set("ca", strconv.Itoa(int(c.EC.Checksum)))
+	}
+	return q
 }
 
 func parseRef(q url.Values) (transport.ShardRef, error) {
@@ -37,7 +48,25 @@ func parseRef(q url.Values) (transport.ShardRef, error) {
 	if err != nil {
 		return transport.ShardRef{}, fmt.Errorf("%w: shard index %q", transport.ErrInvalid, q.Get("i"))
 	}
-	return transport.ShardRef{Bucket: q.Get("b"), Key: q.Get("k"), VersionID: q.Get("v"), Index: i}, nil
+	ref := transport.ShardRef{Bucket: q.Get("b"), Key: q.Get("k"), VersionID: q.Get("v"), Index: i}
+	if q.Has("cs") {
+		var c transport.ShardCheck
+		var errs [5]error
+		c.ObjectSize, errs[0] = strconv.ParseInt(q.Get("cs"), 10, 64)
+		c.EC.DataShards, errs[1] = strconv.Atoi(q.Get("ck"))
+		c.EC.ParityShards, errs[2] = strconv.Atoi(q.Get("cm"))
+		c.EC.BlockSize, errs[3] = strconv.Atoi(q.Get("cb"))
+		var algo int
+		algo, errs[4] = strconv.Atoi(q.Get("ca"))
+		c.EC.Checksum = metadata.ChecksumAlgo(algo)
+		for _, err := range errs {
+			if err != nil {
+				return transport.ShardRef{}, fmt.Errorf("%w: shard check: %v", transport.ErrInvalid, err)
+			}
+		}
+		ref.Check = &c
+	}
+	return ref, nil
 }
 
 // encodeBuckets frames bucket records as uvarint length + record.

@@ -32,7 +32,49 @@ func NewHandler(node transport.NodeClient, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET "+pathList, h.list)
 	h.mux.HandleFunc("PUT "+pathBucket, h.putBucket)
 	h.mux.HandleFunc("GET "+pathBuckets, h.buckets)
+	h.registerS3Ops()
+	h.registerAntiEntropy()
+	if hinter, ok := node.(transport.Hinter); ok {
+		h.mux.HandleFunc("PUT "+pathShardHint, func(w http.ResponseWriter, r *http.Request) { h.putShardHint(w, r, hinter) })
+		h.mux.HandleFunc("PUT "+pathVersionHint, func(w http.ResponseWriter, r *http.Request) { h.putVersionHint(w, r, hinter) })
+	}
 	return h
+}
+
+func (h *Handler) putShardHint(w http.ResponseWriter, r *http.Request, hinter transport.Hinter) {
+	q := r.URL.Query()
+	ref, err := parseRef(q)
+	if err != nil {
+		h.fail(w, r, "put shard hint", err)
+		return
+	}
+	if r.ContentLength < 0 {
+		h.fail(w, r, "put shard hint", errors.Join(transport.ErrInvalid, errors.New("missing content length")))
+		return
+	}
+	if err := hinter.PutShardHint(r.Context(), q.Get("home"), ref, r.Body, r.ContentLength); err != nil {
+		h.fail(w, r, "put shard hint", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) putVersionHint(w http.ResponseWriter, r *http.Request, hinter transport.Hinter) {
+	rec, err := readRecord(r)
+	if err != nil {
+		h.fail(w, r, "put version hint", err)
+		return
+	}
+	v := new(metadata.Version)
+	if err := v.UnmarshalBinary(rec); err != nil {
+		h.fail(w, r, "put version hint", errors.Join(transport.ErrInvalid, err))
+		return
+	}
+	if err := hinter.PutVersionHint(r.Context(), r.URL.Query().Get("home"), v); err != nil {
+		h.fail(w, r, "put version hint", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -45,7 +87,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, op string, err er
 		status = http.StatusNotFound
 	case transport.CodeInvalid:
 		status = http.StatusBadRequest
-	case transport.CodeUnavailable:
+	case transport.CodeUnavailable, transport.CodeHintRefused:
 		status = http.StatusServiceUnavailable
 	default:
 		h.log.Error("node request failed", "op", op, "err", err)
@@ -63,7 +105,7 @@ func (h *Handler) putShard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength < 0 {
-		h.fail(w, r, "put shard", errors.New("missing content length"))
+		h.fail(w, r, "put shard", errors.Join(transport.ErrInvalid, errors.New("missing content length")))
 		return
 	}
 	if err := h.node.PutShard(r.Context(), ref, r.Body, r.ContentLength); err != nil {
