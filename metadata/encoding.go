@@ -82,6 +82,12 @@ const (
 // a new tag, not a new format.
 const (
 	tagHints = 1 // Hints: optional length + strings
+
+	// Multipart and S3-surface fields. They start at 8 to leave the low
+	// tags to the replication work that added Hints.
+	tagParts   = 8  // Parts: optional length + (Number:varint Size:varint ETag StorageID)
+	tagHeaders = 9  // Headers: map
+	tagTags    = 10 // Tags: map
 )
 
 const (
@@ -151,6 +157,15 @@ func (v *Version) AppendBinary(buf []byte) ([]byte, error) {
 		}
 		b = appendExt(b, tagHints, f)
 	}
+	if v.Parts != nil {
+		b = appendExt(b, tagParts, appendParts(nil, v.Parts))
+	}
+	if v.Headers != nil {
+		b = appendExt(b, tagHeaders, appendMap(nil, v.Headers))
+	}
+	if v.Tags != nil {
+		b = appendExt(b, tagTags, appendMap(nil, v.Tags))
+	}
 	return b, nil
 }
 
@@ -184,6 +199,12 @@ func (d *decoder) extensions(out *Version) {
 					out.Hints[i] = fd.string()
 				}
 			}
+		case tagParts:
+			out.Parts = fd.parts()
+		case tagHeaders:
+			out.Headers = fd.strMap()
+		case tagTags:
+			out.Tags = fd.strMap()
 		default:
 			continue
 		}

@@ -73,6 +73,17 @@ type Version struct {
 	// holds shard i as a hint for its home Shards[i], or "" when shard i
 	// went to its home. Reads try the home first, then the hint.
 	Hints []string
+
+	// Parts, for an object written by a multipart upload, lists its parts
+	// in order; each part's shards are named by its StorageID instead of
+	// the VersionID. Nil for a single-part object.
+	Parts []Part
+	// Headers are the stored response headers (Cache-Control,
+	// Content-Disposition, Content-Encoding, Content-Language, Expires,
+	// x-amz-storage-class), canonical name → value.
+	Headers map[string]string
+	// Tags is the object's tag set.
+	Tags map[string]string
 }
 
 // IsInline reports whether the object's shards live in the metadata records.

@@ -472,3 +472,41 @@ func FuzzChunkedReader(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkPayload(b *testing.B) {
+	data := testData(4 << 20)
+	for _, tc := range []struct {
+		name string
+		mode PayloadMode
+	}{{"signed-sha256", SignedPayload}, {"aws-chunked-signed", StreamingSigned}, {"aws-chunked-unsigned-crc32c", StreamingUnsignedTrailer}} {
+		a := testAuth(tc.mode)
+		a.SignedPayloadHash = sha256Hex(data)
+		body := data
+		var headers []string
+		if tc.mode.Streaming() {
+			var tr [][2]string
+			if tc.mode == StreamingUnsignedTrailer {
+				tr = [][2]string{{ChecksumCRC32C.HeaderName(), checksumOf(ChecksumCRC32C, data)}}
+				headers = []string{"X-Amz-Trailer", ChecksumCRC32C.HeaderName()}
+			}
+			body = encodeChunked(a, data, 64<<10, tr)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			buf := make([]byte, 32<<10)
+			for b.Loop() {
+				decoded := int64(-1)
+				if tc.mode.Streaming() {
+					decoded = int64(len(data))
+				}
+				p, err := a.BodyReader(chunkedRequest(body, decoded, headers...))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.CopyBuffer(io.Discard, p, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

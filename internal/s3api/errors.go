@@ -50,6 +50,9 @@ const (
 	InvalidPart                       ErrorCode = "InvalidPart"
 	InvalidPartOrder                  ErrorCode = "InvalidPartOrder"
 	InvalidObjectState                ErrorCode = "InvalidObjectState"
+	InvalidTag                        ErrorCode = "InvalidTag"
+	NoSuchUploadOrPart                ErrorCode = "NoSuchPart"
+	ConditionalRequestConflict        ErrorCode = "ConditionalRequestConflict"
 )
 
 type codeInfo struct {
@@ -97,6 +100,9 @@ var codes = map[ErrorCode]codeInfo{
 	InvalidPart:                       {http.StatusBadRequest, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
 	InvalidPartOrder:                  {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},
 	InvalidObjectState:                {http.StatusForbidden, "The operation is not valid for the current state of the object."},
+	InvalidTag:                        {http.StatusBadRequest, "The tag provided was not a valid tag."},
+	NoSuchUploadOrPart:                {http.StatusNotFound, "The specified part does not exist."},
+	ConditionalRequestConflict:        {http.StatusConflict, "A conflicting conditional operation is currently in progress against this resource. Please try again."},
 }
 
 // Status is the HTTP status S3 sends with c; unknown codes map to 500,

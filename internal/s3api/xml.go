@@ -212,8 +212,31 @@ func DecodeXML(r io.Reader, limit int64, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return NewError(MalformedXML)
 	}
+	if err := refuseDirectives(data); err != nil {
+		return err
+	}
 	if err := xml.Unmarshal(data, v); err != nil {
 		return &Error{Code: MalformedXML, Err: err}
 	}
 	return nil
+}
+
+// refuseDirectives rejects any <!DOCTYPE ...> or other directive before
+// decoding. encoding/xml expands no external entities, but S3 bodies never
+// carry a DTD, and refusing one outright leaves nothing to reason about.
+func refuseDirectives(data []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	d.Strict = true
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &Error{Code: MalformedXML, Err: err}
+		}
+		if _, ok := tok.(xml.Directive); ok {
+			return Errorf(MalformedXML, "XML documents with a DTD or entity declarations are not accepted.")
+		}
+	}
 }
