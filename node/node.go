@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"cairn/placement"
 	"cairn/transport"
 	"cairn/vfs"
 )
@@ -26,13 +27,58 @@ type Config struct {
 	FS vfs.FS
 	// Logger defaults to a logger that discards.
 	Logger *slog.Logger
-	// Now stamps nothing persistent today; it dates temp-file cleanup.
+	// Now dates hints, to age them out of the hint window.
 	Now func() time.Time
+
+	// Peers reaches the other nodes, to hand hints off to their homes.
+	// Nil disables handoff: hints are kept until a later start with peers.
+	Peers transport.Dialer
+	// Alive reports whether a node is up, per membership. Nil treats every
+	// node as alive, so replay is attempted and simply fails while a home
+	// is down.
+	Alive func(id string) bool
+	// HintWindow is how long hints are kept for an absent home before they
+	// become repair debts. Default 3 hours.
+	HintWindow time.Duration
+	// MaxHintBytes bounds the hints held for one home. Default 16 GiB.
+	MaxHintBytes int64
+	// ReplayRate bounds handoff traffic in bytes per second. Default 64 MiB/s.
+	ReplayRate int64
+	// HandoffInterval is how often the node looks for homes to replay to.
+	// Default 1 s.
+	HandoffInterval time.Duration
+
+	// UploadMaxAge is how long an incomplete multipart upload lives before
+	// the cleaner deletes it and its parts; default DefaultUploadMaxAge.
+	UploadMaxAge time.Duration
+	// UploadCleanInterval is how often the cleaner runs; default
+	// DefaultUploadCleanInterval.
+	UploadCleanInterval time.Duration
+
+	// Layout tells the scanner which placement groups this node is a home
+	// of, and so whose metadata to compare with (scanner.go). Nil, or nil
+	// Peers, disables the scanner loop; ScanNow still scrubs.
+	Layout *placement.Layout
+	// HomesPerPG is how many nodes of a group's preference list are its
+	// homes: the cluster's k+m. Default DefaultHomesPerPG.
+	HomesPerPG int
+	// ScanInterval is the time between scanner passes; default
+	// DefaultScanInterval.
+	ScanInterval time.Duration
+	// ScrubRate bounds shard verification in bytes per second; default
+	// DefaultScrubRate.
+	ScrubRate int64
+	// OrphanGrace is how old an unreferenced shard file must be before the
+	// scanner deletes it: longer than any PUT takes. Default
+	// DefaultOrphanGrace.
+	OrphanGrace time.Duration
 }
 
 // DefaultConfig returns a Config with every optional field set.
 func DefaultConfig(id, dir string) Config {
-	return Config{ID: id, Dir: dir, FS: vfs.Default, Logger: slog.New(slog.DiscardHandler), Now: time.Now}
+	c := Config{ID: id, Dir: dir}
+	c.ensureDefaults()
+	return c
 }
 
 func (c *Config) ensureDefaults() {
@@ -45,6 +91,39 @@ func (c *Config) ensureDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Alive == nil {
+		c.Alive = func(string) bool { return true }
+	}
+	if c.HintWindow == 0 {
+		c.HintWindow = 3 * time.Hour
+	}
+	if c.MaxHintBytes == 0 {
+		c.MaxHintBytes = 16 << 30
+	}
+	if c.ReplayRate == 0 {
+		c.ReplayRate = 64 << 20
+	}
+	if c.HandoffInterval == 0 {
+		c.HandoffInterval = time.Second
+	}
+	if c.UploadMaxAge <= 0 {
+		c.UploadMaxAge = DefaultUploadMaxAge
+	}
+	if c.UploadCleanInterval <= 0 {
+		c.UploadCleanInterval = DefaultUploadCleanInterval
+	}
+	if c.HomesPerPG <= 0 {
+		c.HomesPerPG = DefaultHomesPerPG
+	}
+	if c.ScanInterval <= 0 {
+		c.ScanInterval = DefaultScanInterval
+	}
+	if c.ScrubRate <= 0 {
+		c.ScrubRate = DefaultScrubRate
+	}
+	if c.OrphanGrace <= 0 {
+		c.OrphanGrace = DefaultOrphanGrace
+	}
 }
 
 // Validate reports every problem with the config at once.
@@ -55,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Dir == "" {
 		errs = append(errs, errors.New("node: config: Dir is required"))
+	}
+	if c.HintWindow < 0 || c.MaxHintBytes < 0 || c.ReplayRate < 0 || c.HandoffInterval < 0 {
+		errs = append(errs, errors.New("node: config: hint window, budget, replay rate and handoff interval must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -70,6 +152,15 @@ type Node struct {
 	// versions racing for the same key cannot both believe they are newest.
 	keyLocks [256]sync.Mutex
 	seed     maphash.Seed
+
+	hints      hintBook
+	replayMu   sync.Mutex
+	replayNext time.Time
+	codecs     sync.Map // metadata.ErasureInfo → *erasure.Codec, for shard checks
+	scan       scanState
+
+	stop context.CancelFunc
+	done sync.WaitGroup
 }
 
 var _ transport.NodeClient = (*Node)(nil)
@@ -91,14 +182,31 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: open metadata store: %w", err)
 	}
-	return &Node{cfg: cfg, log: log, db: db, shards: shards, seed: maphash.MakeSeed()}, nil
+	n := &Node{cfg: cfg, log: log, db: db, shards: shards, seed: maphash.MakeSeed()}
+	if err := n.loadHints(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop = cancel
+	n.done.Go(func() { n.runCleaner(ctx) })
+	if cfg.Peers != nil {
+		n.done.Go(func() { n.handoff(ctx) })
+	}
+	if cfg.Peers != nil && cfg.Layout != nil {
+		n.done.Go(func() { n.runScanner(ctx) })
+	}
+	return n, nil
 }
 
 // ID returns the node's identity.
 func (n *Node) ID() string { return n.cfg.ID }
 
-// Close closes the metadata store. In-flight calls must have returned.
+// Close stops background work and closes the metadata store. In-flight
+// calls must have returned.
 func (n *Node) Close() error {
+	n.stop()
+	n.done.Wait()
 	if err := n.db.Close(); err != nil {
 		return fmt.Errorf("node %s: close: %w", n.cfg.ID, err)
 	}

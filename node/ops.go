@@ -11,8 +11,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"cairn/erasure"
 	"cairn/metadata"
 	"cairn/transport"
+	"cairn/vfs"
 )
 
 func randomSuffix() string { return strconv.FormatUint(rand.Uint64(), 36) }
@@ -28,7 +30,32 @@ func (n *Node) PutShard(ctx context.Context, ref transport.ShardRef, r io.Reader
 	if size < 0 {
 		return fmt.Errorf("put shard %s: %w: negative size", ref, transport.ErrInvalid)
 	}
-	return n.shards.put(ctx, ref, r, size)
+	var verify func(vfs.File) error
+	if ref.Check != nil {
+		codec, err := n.codecFor(ref.Check.EC)
+		if err != nil {
+			return fmt.Errorf("put shard %s: %w: %v", ref, transport.ErrInvalid, err)
+		}
+		if want := codec.ShardFileSize(ref.Check.ObjectSize); want != size {
+			return fmt.Errorf("put shard %s: %w: size %d, want %d", ref, transport.ErrInvalid, size, want)
+		}
+		verify = func(f vfs.File) error {
+			return codec.VerifyShard(io.NewSectionReader(f, 0, size), ref.Check.ObjectSize)
+		}
+	}
+	return n.shards.put(ctx, ref, r, size, verify)
+}
+
+func (n *Node) codecFor(ec metadata.ErasureInfo) (*erasure.Codec, error) {
+	if c, ok := n.codecs.Load(ec); ok {
+		return c.(*erasure.Codec), nil
+	}
+	c, err := erasure.New(ec.DataShards, ec.ParityShards, erasure.WithBlockSize(ec.BlockSize))
+	if err != nil {
+		return nil, err
+	}
+	n.codecs.Store(ec, c)
+	return c, nil
 }
 
 // ReadShard implements transport.NodeClient. Shards of inline objects are
@@ -149,6 +176,10 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 // it is logged and not returned.
 func (n *Node) retire(v *metadata.Version) {
 	if v.Deleted || v.IsInline() {
+		return
+	}
+	if len(v.Parts) > 0 {
+		n.retireParts(v) // a multipart version's shards are named by its parts
 		return
 	}
 	for i := range v.Shards {

@@ -73,7 +73,7 @@ func (s *shardStore) path(ref transport.ShardRef) string {
 	return filepath.Join(s.dirOf(h), h+"."+strconv.Itoa(ref.Index))
 }
 
-func (s *shardStore) put(ctx context.Context, ref transport.ShardRef, r io.Reader, size int64) (err error) {
+func (s *shardStore) put(ctx context.Context, ref transport.ShardRef, r io.Reader, size int64, verify func(vfs.File) error) (err error) {
 	final := s.path(ref)
 	tmpName := filepath.Join(s.tmp, filepath.Base(final)+"."+randomSuffix())
 	f, err := s.fs.Create(tmpName)
@@ -95,6 +95,11 @@ func (s *shardStore) put(ctx context.Context, ref transport.ShardRef, r io.Reade
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write shard %s: %w", ref, err)
+	}
+	if verify != nil {
+		if err := verify(f); err != nil {
+			return fmt.Errorf("verify shard %s: %w: %v", ref, transport.ErrCorrupt, err)
+		}
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync shard %s: %w", ref, err)
@@ -142,4 +147,12 @@ func syncDir(fsys vfs.FS, dir string) error {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return d.Close()
+}
+
+// ShardFile returns where a node with data directory dir keeps a shard: for
+// tests and operators inspecting a disk, never for access that should go
+// through the node.
+func ShardFile(dir string, ref transport.ShardRef) string {
+	s := shardStore{root: filepath.Join(dir, "shards")}
+	return s.path(ref)
 }
