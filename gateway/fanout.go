@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"cairn/transport"
 )
@@ -25,7 +26,11 @@ func fanout[T any](ctx context.Context, g *Gateway, nodes []string, fn func(ctx 
 				out <- answer[T]{node: id, err: err}
 				return
 			}
+			start := time.Now()
 			v, err := fn(ctx, c)
+			if err == nil {
+				g.lat.observe(id, time.Since(start))
+			}
 			out <- answer[T]{node: id, val: v, err: err}
 		}()
 	}

@@ -29,6 +29,9 @@ type Config struct {
 	Dialer transport.Dialer
 	// Credentials authenticate requests. Required.
 	Credentials s3api.CredentialStore
+	// Alive reports whether a node is up, per membership. Nil treats every
+	// node as up; failures are then found by trying.
+	Alive func(id string) bool
 
 	DataShards   int // k; default 4
 	ParityShards int // m; default 2
@@ -134,6 +137,8 @@ type Gateway struct {
 	buckets bucketCache
 	codecs  sync.Map // ecKey → *erasure.Codec, for reading objects written with other parameters
 	reqSeq  atomic.Uint64
+	repairs sync.WaitGroup // background read repairs; Close waits for them
+	lat     latencies
 
 	stats Stats
 }
@@ -144,6 +149,11 @@ type Stats struct {
 	CorruptShards atomic.Int64
 	// FailedShardReads counts shard reads that failed for any other reason.
 	FailedShardReads atomic.Int64
+	// RepairedShards counts shards rebuilt by read repair.
+	RepairedShards atomic.Int64
+	// HedgedReads counts reads that asked one shard more because a node
+	// they depended on was slow.
+	HedgedReads atomic.Int64
 }
 
 // New returns a Gateway for cfg.
@@ -177,6 +187,12 @@ func New(cfg Config) (*Gateway, error) {
 	g.buckets.ttl = 5 * time.Second
 	g.engine = g.routes()
 	return g, nil
+}
+
+// Close waits for background repairs to finish.
+func (g *Gateway) Close() error {
+	g.repairs.Wait()
+	return nil
 }
 
 // ServeHTTP implements http.Handler.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -78,6 +79,9 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 		g.fail(c, err)
 		return
 	}
+	if g.readPreconditions(c, v) {
+		return
+	}
 	start, length := int64(0), v.Size
 	status := http.StatusOK
 	if rh := r.Header.Get("Range"); rh != "" {
@@ -92,6 +96,7 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 	}
 	h := c.Writer.Header()
 	setObjectHeaders(h, v)
+	setExtraHeaders(r, h, v, status == http.StatusOK)
 	if status == http.StatusPartialContent {
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, v.Size))
 	}
@@ -100,7 +105,8 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 		c.Status(status)
 		return
 	}
-	body, err := g.openObject(ctx, v, byNode, start, length)
+	var fails readFailures
+	body, err := g.openObjectNoting(ctx, v, byNode, start, length, &fails)
 	if err != nil {
 		g.fail(c, err)
 		return
@@ -124,6 +130,7 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 		// left to tell the client its body is incomplete.
 		panic(http.ErrAbortHandler)
 	}
+	g.repairShards(v, fails.list())
 }
 
 func setObjectHeaders(h http.Header, v *metadata.Version) {
@@ -144,6 +151,15 @@ func setObjectHeaders(h http.Header, v *metadata.Version) {
 // decoding from its shards: data shards first, parity when one is missing,
 // unreachable or corrupt.
 func (g *Gateway) openObject(ctx context.Context, v *metadata.Version, byNode map[string]*metadata.Version, start, length int64) (io.ReadCloser, error) {
+	return g.openObjectNoting(ctx, v, byNode, start, length, nil)
+}
+
+// openObjectNoting is openObject that also notes in fails (if not nil) the
+// shards that were missing or corrupt, for read repair.
+func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byNode map[string]*metadata.Version, start, length int64, fails *readFailures) (io.ReadCloser, error) {
+	if len(v.Parts) > 0 {
+		return g.openParts(ctx, v, start, length)
+	}
 	codec, err := g.codecFor(v.EC)
 	if err != nil {
 		return nil, err
@@ -152,18 +168,33 @@ func (g *Gateway) openObject(ctx context.Context, v *metadata.Version, byNode ma
 		if shard >= len(v.Shards) {
 			return nil, fmt.Errorf("shard %d: %w", shard, errUnavailable)
 		}
-		id := v.Shards[shard]
-		if rec, ok := byNode[id]; ok && rec.VersionID == v.VersionID && rec.Inline != nil {
-			return inlineRange(rec.Inline, off, n)
-		}
-		cl, err := g.node(id)
-		if err != nil {
-			return nil, err
-		}
 		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: shard}
-		return cl.ReadShard(ctx, ref, off, n)
+		// The home first; then the fallback that took the shard as a hint,
+		// in case it has not handed it back yet.
+		var firstErr error
+		for _, id := range shardHolders(v, shard) {
+			if rec, ok := byNode[id]; ok && rec.VersionID == v.VersionID && rec.Inline != nil {
+				return inlineRange(rec.Inline, off, n)
+			}
+			cl, err := g.node(id)
+			if err == nil {
+				var rc io.ReadCloser
+				start := time.Now()
+				rc, err = cl.ReadShard(ctx, ref, off, n)
+				if err == nil {
+					return &timedBody{ReadCloser: rc, lat: &g.lat, node: id, start: start}, nil
+				}
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		return nil, firstErr
 	}
 	onFail := func(shard int, err error) {
+		if fails != nil {
+			fails.add(shard, err)
+		}
 		node := ""
 		if shard < len(v.Shards) {
 			node = v.Shards[shard]
@@ -176,7 +207,17 @@ func (g *Gateway) openObject(ctx context.Context, v *metadata.Version, byNode ma
 		g.stats.FailedShardReads.Add(1)
 		g.log.Info("shard read failed", "bucket", v.Bucket, "key", v.Key, "version", v.VersionID, "shard", shard, "node", node, "err", err)
 	}
-	return codec.NewDecoder(v.Size, start, length, open, erasure.WithShardFailure(onFail))
+	opts := []erasure.DecodeOption{erasure.WithShardFailure(onFail)}
+	for _, id := range v.Shards[:min(codec.DataShards(), len(v.Shards))] {
+		if g.lat.slow(id) {
+			// One of the nodes this read depends on is slow: read one
+			// shard more and decode from the first k frames to arrive.
+			opts = append(opts, erasure.WithExtraReads(1))
+			g.stats.HedgedReads.Add(1)
+			break
+		}
+	}
+	return codec.NewDecoder(v.Size, start, length, open, opts...)
 }
 
 func inlineRange(b []byte, off, n int64) (io.ReadCloser, error) {
@@ -214,9 +255,37 @@ func (g *Gateway) deleteObject(c *gin.Context, bucket, key string) {
 	for i, id := range plan.Homes {
 		tomb.Shards[i] = string(id)
 	}
-	if err := g.commitVersion(ctx, tomb, nil); err != nil {
+	if _, err := g.commitVersion(ctx, tomb, nil); err != nil {
 		g.fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// shardHolders lists the nodes that may hold shard i of v, home first.
+func shardHolders(v *metadata.Version, i int) []string {
+	holders := []string{v.Shards[i]}
+	if i < len(v.Hints) && v.Hints[i] != "" && v.Hints[i] != v.Shards[i] {
+		holders = append(holders, v.Hints[i])
+	}
+	return holders
+}
+
+// timedBody records how long a node took to deliver the first bytes of a
+// shard, for the latency averages that decide hedging.
+type timedBody struct {
+	io.ReadCloser
+	lat   *latencies
+	node  string
+	start time.Time
+	seen  bool
+}
+
+func (t *timedBody) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if !t.seen && (n > 0 || err != nil) {
+		t.seen = true
+		t.lat.observe(t.node, time.Since(t.start))
+	}
+	return n, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"cairn/internal/s3api"
 	"cairn/metadata"
 	"cairn/placement"
-	"cairn/quorum"
 	"cairn/transport"
 )
 
@@ -50,6 +48,11 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		g.fail(c, err)
 		return
 	}
+	cond, err := g.writeCondition(ctx, r.Header, bucket, key)
+	if err != nil {
+		g.fail(c, err)
+		return
+	}
 	hlc := g.clock.Now()
 	v := &metadata.Version{
 		Bucket:      bucket,
@@ -67,6 +70,10 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 			Checksum:     metadata.HighwayHash256,
 		},
 	}
+	if err := decoratePut(r, v); err != nil {
+		g.fail(c, err)
+		return
+	}
 	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
 	if err != nil {
 		g.fail(c, err)
@@ -78,6 +85,7 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 	}
 
 	var inline [][]byte
+	dur := durability{want: len(v.Shards)}
 	if size <= g.cfg.InlineThreshold {
 		data := make([]byte, size)
 		if _, err := io.ReadFull(payload, data); err != nil {
@@ -92,9 +100,12 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 			g.fail(c, err)
 			return
 		}
-	} else if err := g.writeShards(ctx, v, payload); err != nil {
-		g.fail(c, err)
-		return
+	} else {
+		dur, err = g.writeShards(ctx, v, payload)
+		if err != nil {
+			g.fail(c, err)
+			return
+		}
 	}
 	sum := payload.MD5()
 	if sum == nil {
@@ -104,13 +115,28 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 	}
 	v.ETag = hex.EncodeToString(sum)
 	v.Checksums = payload.Checksums()
-	if err := g.commitVersion(ctx, v, inline); err != nil {
+	if err := g.checkMinHomeShards(r, v, dur); err != nil {
+		g.discardShards(v)
+		g.fail(c, err)
+		return
+	}
+	var hinted int
+	if cond != nil {
+		err = g.commitConditional(ctx, v, inline, *cond)
+	} else {
+		hinted, err = g.commitVersion(ctx, v, inline)
+	}
+	if err != nil {
 		if inline == nil {
 			g.discardShards(v)
 		}
 		g.fail(c, err)
 		return
 	}
+	if inline != nil {
+		dur.total, dur.hinted = len(v.Shards), hinted
+	}
+	c.Header(headerDurability, dur.header())
 	c.Header("ETag", `"`+v.ETag+`"`)
 	for algo, sum := range v.Checksums {
 		c.Header("x-amz-checksum-"+algo, sum)
@@ -141,111 +167,6 @@ func bodyError(err error) error {
 		return err
 	}
 	return &s3api.Error{Code: s3api.IncompleteBody, Err: err}
-}
-
-// writeShards streams the body through the encoder to the homes of the
-// version's shards and returns once a write quorum of them is durable.
-func (g *Gateway) writeShards(ctx context.Context, v *metadata.Version, body io.Reader) error {
-	n := len(v.Shards)
-	shardSize := g.codec.ShardFileSize(v.Size)
-	// Shard writes outlive a client that hangs up after its last byte, so
-	// that an object is never left with fewer shards than it was acked with;
-	// a client that hangs up earlier aborts them through the pipes.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shardWriteTimeout+time.Duration(v.Size/(1<<20))*time.Second)
-	results := make(chan quorum.Result, n)
-	writers := make([]io.Writer, n)
-	pipes := make([]*io.PipeWriter, n)
-	for i, id := range v.Shards {
-		pr, pw := io.Pipe()
-		writers[i], pipes[i] = pw, pw
-		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: i}
-		go func() {
-			err := g.putShard(wctx, id, ref, pr, shardSize)
-			// Unblocks the encoder if the node failed before reading all.
-			pr.CloseWithError(errShardFailed(err))
-			results <- quorum.Result{Node: id, Err: err}
-		}()
-	}
-	enc := g.codec.NewEncoder(writers)
-	buf := make([]byte, 256<<10)
-	_, err := io.CopyBuffer(enc, body, buf)
-	if err == nil {
-		err = enc.Close()
-	}
-	if err != nil {
-		for _, pw := range pipes {
-			pw.CloseWithError(err)
-		}
-		for range n {
-			<-results
-		}
-		cancel()
-		g.discardShards(v)
-		return bodyError(err)
-	}
-	for _, pw := range pipes {
-		pw.Close()
-	}
-	t := quorum.NewTally("write shards "+v.Bucket+"/"+v.Key, g.params.ShardWrite, n)
-	for !t.Done() {
-		t.Add(<-results)
-	}
-	// Stragglers finish (or time out) in the background; results is
-	// buffered for them.
-	go func() {
-		defer cancel()
-		for range n - t.Succeeded() - t.Failed() {
-			<-results
-		}
-	}()
-	return t.Err()
-}
-
-func errShardFailed(err error) error {
-	if err == nil {
-		return errors.New("gateway: shard writer finished")
-	}
-	return err
-}
-
-func (g *Gateway) putShard(ctx context.Context, id string, ref transport.ShardRef, r io.Reader, size int64) error {
-	c, err := g.node(id)
-	if err != nil {
-		return err
-	}
-	return c.PutShard(ctx, ref, r, size)
-}
-
-// commitVersion writes the version record to every home and returns once a
-// metadata write quorum has it. For inline objects, home i's record carries
-// shard i.
-func (g *Gateway) commitVersion(ctx context.Context, v *metadata.Version, inline [][]byte) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	results := make(chan quorum.Result, len(v.Shards))
-	for i, id := range v.Shards {
-		rec := *v
-		if inline != nil {
-			rec.Inline = inline[i]
-		}
-		go func() {
-			c, err := g.node(id)
-			if err == nil {
-				err = c.PutVersion(ctx, &rec)
-			}
-			results <- quorum.Result{Node: id, Err: err}
-		}()
-	}
-	t := quorum.NewTally(fmt.Sprintf("commit %s/%s", v.Bucket, v.Key), g.params.MetaWrite, len(v.Shards))
-	for !t.Done() {
-		t.Add(<-results)
-	}
-	go func() {
-		defer cancel()
-		for range len(v.Shards) - t.Succeeded() - t.Failed() {
-			<-results
-		}
-	}()
-	return t.Err()
 }
 
 // discardShards removes what a failed PUT left on the nodes. It is best

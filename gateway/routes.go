@@ -148,6 +148,9 @@ func hasAny(q map[string][]string, names []string) bool {
 
 func (g *Gateway) serveBucket(c *gin.Context, bucket string, q map[string][]string) {
 	r := c.Request
+	if g.serveBucketExtra(c, bucket, q) {
+		return
+	}
 	if _, ok := q["location"]; ok && r.Method == http.MethodGet {
 		g.getBucketLocation(c, bucket)
 		return
@@ -176,6 +179,9 @@ func (g *Gateway) serveBucket(c *gin.Context, bucket string, q map[string][]stri
 
 func (g *Gateway) serveObject(c *gin.Context, bucket, key string, q map[string][]string) {
 	r := c.Request
+	if g.serveObjectExtra(c, bucket, key, q) {
+		return
+	}
 	if hasAny(q, unsupportedObject) || r.Header.Get("x-amz-copy-source") != "" {
 		g.fail(c, s3api.NewError(s3api.NotImplemented))
 		return
