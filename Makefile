@@ -34,3 +34,14 @@ bench-erasure:
 
 clean:
 	rm -rf $(BIN)
+
+# Load generator (benchmarks/README.md). bench runs the standard scenarios
+# against a local cluster the tool starts (about 5 minutes) and writes
+# benchmarks/results/<date>-<commit>{/,.md}; bench-smoke runs every scenario
+# kind for a second and fails on any error or lost object.
+.PHONY: bench bench-smoke
+bench: build
+	$(GO) run ./benchmarks/cmd/cairnbench --cluster local --bin-dir $(BIN) --suite standard $(BENCHFLAGS)
+
+bench-smoke: build
+	$(GO) run ./benchmarks/cmd/cairnbench --cluster local --bin-dir $(BIN) --suite smoke --strict --out "" $(BENCHFLAGS)

@@ -9,6 +9,8 @@ data=${CAIRN_DATA:-./data}
 nodes=${CAIRN_LOCAL_NODES:-6}
 gw_addr=${CAIRN_GATEWAY_ADDR:-127.0.0.1:9000}
 base_port=${CAIRN_NODE_BASE_PORT:-9101}
+gossip_base=${CAIRN_GOSSIP_BASE_PORT:-9201}
+gw_gossip=${CAIRN_GATEWAY_GOSSIP:-127.0.0.1:9200}
 access=${CAIRN_ACCESS_KEY:-cairnadmin}
 secret=${CAIRN_SECRET_KEY:-cairnadmin}
 export CAIRN_ACCESS_KEY=$access CAIRN_SECRET_KEY=$secret
@@ -25,15 +27,22 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-spec=""
+# The layout names every node; gossip tells who is alive. Each process
+# seeds from all the others, so start order does not matter.
+spec="" seeds="$gw_gossip"
+for i in $(seq 1 "$nodes"); do
+	spec+="${spec:+,}n$i=127.0.0.1:$((base_port + i - 1))"
+	seeds+=",127.0.0.1:$((gossip_base + i - 1))"
+done
+export CAIRN_GOSSIP_PROFILE=${CAIRN_GOSSIP_PROFILE:-local}
 for i in $(seq 1 "$nodes"); do
 	port=$((base_port + i - 1))
 	mkdir -p "$data/n$i"
-	"$bin/objnode" --id "n$i" --data "$data/n$i" --listen "127.0.0.1:$port" >>"$data/logs/n$i.log" 2>&1 &
+	"$bin/objnode" --id "n$i" --data "$data/n$i" --listen "127.0.0.1:$port" --nodes "$spec" \
+		--gossip "127.0.0.1:$((gossip_base + i - 1))" --seeds "$seeds" >>"$data/logs/n$i.log" 2>&1 &
 	pids+=($!)
-	spec+="${spec:+,}n$i=127.0.0.1:$port"
 done
-"$bin/objgw" --listen "$gw_addr" --nodes "$spec" --ec 4+2 >>"$data/logs/gateway.log" 2>&1 &
+"$bin/objgw" --listen "$gw_addr" --nodes "$spec" --ec 4+2 --gossip "$gw_gossip" --seeds "$seeds" >>"$data/logs/gateway.log" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
 

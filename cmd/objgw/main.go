@@ -11,13 +11,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"cairn/gateway"
 	"cairn/internal/cli"
 	"cairn/internal/s3api"
+	"cairn/membership"
 	"cairn/transport"
 	"cairn/transport/httptransport"
 )
@@ -37,6 +37,8 @@ func run() error {
 	inline := fs.Int64("inline-threshold", 128<<10, "objects up to this many bytes live in metadata records")
 	region := fs.String("region", cli.Env("CAIRN_REGION", "us-east-1"), "region reported to clients (env CAIRN_REGION)")
 	domains := fs.String("domains", cli.Env("CAIRN_DOMAINS", "localhost"), "comma-separated domains for virtual-host-style buckets (env CAIRN_DOMAINS)")
+	id := fs.String("id", cli.Env("CAIRN_GATEWAY_ID", "gw1"), "gateway ID in the gossip pool (env CAIRN_GATEWAY_ID)")
+	gossip := cli.RegisterGossip(fs, "127.0.0.1:7945")
 	logOpts := cli.LogFlags(fs)
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
@@ -55,10 +57,25 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	members, err := gossip.Membership(ctx, *id, membership.RoleGateway, *listen, "", log)
+	if err != nil {
+		return err
+	}
+	defer members.Close()
 	hc := &http.Client{Transport: httptransport.NewTransport()}
 	dialer := transport.StaticDialer{}
 	for _, n := range layout.Nodes {
 		dialer[string(n.ID)] = httptransport.NewClient(string(n.ID), n.Addr, hc)
+	}
+	// A node is up when gossip says so; before gossip has heard of it at
+	// all, it is tried, so a gateway that starts first still serves.
+	alive := func(id string) bool {
+		if _, known := members.Member(id); !known {
+			return true
+		}
+		return members.Alive(id)
 	}
 	access := cli.Env("CAIRN_ACCESS_KEY", "cairnadmin")
 	secret := cli.Env("CAIRN_SECRET_KEY", "cairnadmin")
@@ -66,11 +83,12 @@ func run() error {
 		Layout:          layout,
 		Dialer:          dialer,
 		Credentials:     s3api.StaticCredentials{access: secret},
+		Alive:           alive,
 		DataShards:      k,
 		ParityShards:    m,
 		InlineThreshold: *inline,
 		Region:          *region,
-		Domains:         splitList(*domains),
+		Domains:         cli.SplitList(*domains),
 		Logger:          log,
 	})
 	if err != nil {
@@ -83,8 +101,6 @@ func run() error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("gateway started", "listen", *listen, "nodes", len(layout.Nodes), "ec", *ec)
@@ -98,15 +114,5 @@ func run() error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return err
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return errors.Join(err, gw.Close())
 }

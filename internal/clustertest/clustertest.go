@@ -5,6 +5,7 @@
 package clustertest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"cairn/node"
 	"cairn/placement"
 	"cairn/transport"
+	"cairn/transport/faulttransport"
 	"cairn/transport/httptransport"
 )
 
@@ -38,6 +40,19 @@ type Options struct {
 	// InlineThreshold as in gateway.Config.
 	InlineThreshold int64
 	Logger          *slog.Logger
+	// HandoffInterval is how often nodes look for hints to hand back;
+	// default 100 ms so tests see handoff quickly.
+	HandoffInterval time.Duration
+	// ScanInterval, OrphanGrace and HintWindow are passed to every node
+	// (node.Config); zero keeps the node's default. Tests of repair call
+	// node.Node.ScanNow instead of waiting for the scanner.
+	ScanInterval time.Duration
+	OrphanGrace  time.Duration
+	HintWindow   time.Duration
+	// GatewayFaults, when set, sits between the gateway and the nodes, so a
+	// test can cut or slow nodes as the gateway sees them while the nodes
+	// still reach each other.
+	GatewayFaults *faulttransport.Faults
 }
 
 // Cluster is a running test cluster.
@@ -49,6 +64,15 @@ type Cluster struct {
 	Nodes    []*Node
 
 	gwServer *http.Server
+	// down is the membership view the gateway and nodes share: a stopped
+	// node is down at once. Tests of detection itself use gossip.
+	down sync.Map // node ID → true
+}
+
+// Alive reports whether a node of the cluster is running.
+func (c *Cluster) Alive(id string) bool {
+	_, down := c.down.Load(id)
+	return !down
 }
 
 // Node is one storage node of a cluster.
@@ -58,6 +82,11 @@ type Node struct {
 	Addr string
 
 	log      *slog.Logger
+	cluster  *Cluster
+	dialer   transport.Dialer
+	handoff  time.Duration
+	layout   *placement.Layout
+	opts     *Options
 	mu       sync.Mutex
 	node     *node.Node
 	server   *http.Server
@@ -73,28 +102,43 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.HandoffInterval == 0 {
+		opts.HandoffInterval = 100 * time.Millisecond
+	}
 	c := &Cluster{t: t}
 	layout := &placement.Layout{Version: 1, PGCount: placement.DefaultPGCount}
 	hc := &http.Client{Transport: httptransport.NewTransport()}
 	dialer := transport.StaticDialer{}
+	// Every address is known before the first node starts: nodes read the
+	// layout and the dialer from their background loops.
+	lns := make([]net.Listener, opts.Nodes)
 	for i := range opts.Nodes {
-		n := &Node{ID: fmt.Sprintf("n%d", i+1), Dir: t.TempDir(), log: opts.Logger}
+		n := &Node{ID: fmt.Sprintf("n%d", i+1), Dir: t.TempDir(), log: opts.Logger, cluster: c, dialer: dialer, handoff: opts.HandoffInterval,
+			layout: layout, opts: &opts}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("listen: %v", err)
 		}
+		lns[i] = ln
 		n.Addr = ln.Addr().String()
-		if err := n.serve(ln); err != nil {
-			t.Fatalf("start node %s: %v", n.ID, err)
-		}
 		c.Nodes = append(c.Nodes, n)
 		layout.Nodes = append(layout.Nodes, placement.Node{ID: placement.NodeID(n.ID), Addr: n.Addr, Zone: "z1", Weight: 1, State: placement.Active})
 		dialer[n.ID] = httptransport.NewClient(n.ID, n.Addr, hc)
 	}
+	for i, n := range c.Nodes {
+		if err := n.serve(lns[i]); err != nil {
+			t.Fatalf("start node %s: %v", n.ID, err)
+		}
+	}
+	var gwDialer transport.Dialer = dialer
+	if opts.GatewayFaults != nil {
+		gwDialer = opts.GatewayFaults.Dialer(dialer)
+	}
 	gw, err := gateway.New(gateway.Config{
 		Layout:          layout,
-		Dialer:          dialer,
+		Dialer:          gwDialer,
 		Credentials:     s3api.StaticCredentials{AccessKey: SecretKey},
+		Alive:           c.Alive,
 		DataShards:      opts.DataShards,
 		ParityShards:    opts.ParityShards,
 		BlockSize:       opts.BlockSize,
@@ -122,6 +166,7 @@ func (c *Cluster) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c.gwServer.Shutdown(ctx)
+	c.Gateway.Close()
 	for _, n := range c.Nodes {
 		if err := n.Stop(); err != nil {
 			c.t.Errorf("stop node %s: %v", n.ID, err)
@@ -130,7 +175,10 @@ func (c *Cluster) close() {
 }
 
 func (n *Node) serve(ln net.Listener) error {
-	nd, err := node.Open(node.Config{ID: n.ID, Dir: n.Dir, Logger: n.log})
+	nd, err := node.Open(node.Config{ID: n.ID, Dir: n.Dir, Logger: n.log,
+		Peers: n.dialer, Alive: n.cluster.Alive, HandoffInterval: n.handoff,
+		Layout: n.layout, HomesPerPG: cmp.Or(n.opts.DataShards, 4) + cmp.Or(n.opts.ParityShards, 2),
+		ScanInterval: n.opts.ScanInterval, OrphanGrace: n.opts.OrphanGrace, HintWindow: n.opts.HintWindow})
 	if err != nil {
 		ln.Close()
 		return err
@@ -156,6 +204,7 @@ func (n *Node) Stop() error {
 	if n.server == nil {
 		return nil
 	}
+	n.cluster.down.Store(n.ID, true)
 	n.server.Close()
 	n.inflight.Wait()
 	err := n.node.Close()
@@ -174,5 +223,16 @@ func (n *Node) Restart() error {
 	if err != nil {
 		return err
 	}
-	return n.serve(ln)
+	if err := n.serve(ln); err != nil {
+		return err
+	}
+	n.cluster.down.Delete(n.ID)
+	return nil
+}
+
+// Node returns the running node service, or nil while the node is stopped.
+func (n *Node) Node() *node.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.node
 }
