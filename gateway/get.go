@@ -24,9 +24,10 @@ import (
 // is sent, so that a read that cannot succeed still gets a proper error.
 const firstBytes = 64 << 10
 
-// readVersion returns the newest record of a key from a metadata read
-// quorum of its homes, and the records that arrived with it by node.
-func (g *Gateway) readVersion(ctx context.Context, bucket, key string) (*metadata.Version, map[string]*metadata.Version, error) {
+// readNewest returns the newest record of a key, tombstones included (nil
+// when no home has one), from a metadata read quorum of its homes, and the
+// records that arrived with it by node.
+func (g *Gateway) readNewest(ctx context.Context, bucket, key string) (*metadata.Version, map[string]*metadata.Version, error) {
 	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
 	if err != nil {
 		return nil, nil, err
@@ -49,7 +50,8 @@ func (g *Gateway) readVersion(ctx context.Context, bucket, key string) (*metadat
 		case a.err == nil:
 			t.Add(quorum.Result{Node: a.node})
 			byNode[a.node] = a.val
-			if newest == nil || a.val.Newer(newest) {
+			if newest == nil || a.val.Newer(newest) ||
+				(a.val.VersionID == newest.VersionID && a.val.MetaHLC > newest.MetaHLC) {
 				newest = a.val
 			}
 		case errors.Is(a.err, transport.ErrNotFound):
@@ -61,6 +63,17 @@ func (g *Gateway) readVersion(ctx context.Context, bucket, key string) (*metadat
 	if err := t.Err(); err != nil {
 		return nil, nil, err
 	}
+	return newest, byNode, nil
+}
+
+// readVersion returns the newest live record of a key from a metadata read
+// quorum of its homes, and the records that arrived with it by node; a
+// missing key or a tombstone is NoSuchKey.
+func (g *Gateway) readVersion(ctx context.Context, bucket, key string) (*metadata.Version, map[string]*metadata.Version, error) {
+	newest, byNode, err := g.readNewest(ctx, bucket, key)
+	if err != nil {
+		return nil, nil, err
+	}
 	if newest == nil || newest.Deleted {
 		return nil, nil, &s3api.Error{Code: s3api.NoSuchKey, Resource: "/" + bucket + "/" + key}
 	}
@@ -68,8 +81,7 @@ func (g *Gateway) readVersion(ctx context.Context, bucket, key string) (*metadat
 }
 
 func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
-	r := c.Request
-	ctx := r.Context()
+	ctx := c.Request.Context()
 	if err := g.requireBucket(ctx, bucket); err != nil {
 		g.fail(c, err)
 		return
@@ -79,58 +91,86 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 		g.fail(c, err)
 		return
 	}
-	if g.readPreconditions(c, v) {
+	for retries := 2; ; retries-- {
+		err := g.serveVersion(c, v, byNode, head)
+		if err == nil {
+			return
+		}
+		// A PUT of the same key retires the shards of the version it
+		// replaces as its record lands on each home, so a GET that read the
+		// old record just before can find too few of its shards. The newer
+		// version is then the answer; nothing has been sent yet.
+		if retries > 0 && errors.Is(err, erasure.ErrTooFewShards) {
+			if nv, nb, rerr := g.readVersion(ctx, bucket, key); rerr == nil && nv.Newer(v) {
+				v, byNode = nv, nb
+				continue
+			}
+		}
+		g.fail(c, err)
 		return
+	}
+}
+
+// serveVersion answers a GET or HEAD with version v. It returns an error
+// only when it has written nothing, so the caller can still send it or
+// try again.
+func (g *Gateway) serveVersion(c *gin.Context, v *metadata.Version, byNode map[string]*metadata.Version, head bool) error {
+	r := c.Request
+	ctx := r.Context()
+	if g.readPreconditions(c, v) {
+		return nil
 	}
 	start, length := int64(0), v.Size
 	status := http.StatusOK
 	if rh := r.Header.Get("Range"); rh != "" {
 		s, n, ok, err := s3api.ParseRange(rh, v.Size)
 		if err != nil {
-			g.fail(c, err)
-			return
+			return err
 		}
 		if ok {
 			start, length, status = s, n, http.StatusPartialContent
 		}
 	}
-	h := c.Writer.Header()
-	setObjectHeaders(h, v)
-	setExtraHeaders(r, h, v, status == http.StatusOK)
-	if status == http.StatusPartialContent {
-		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, v.Size))
+	// The object's headers go out only with a success: an error answer
+	// must not carry the ETag or metadata of an object it did not send.
+	setHeaders := func() {
+		h := c.Writer.Header()
+		setObjectHeaders(h, v)
+		setExtraHeaders(r, h, v, status == http.StatusOK)
+		if status == http.StatusPartialContent {
+			h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, v.Size))
+		}
+		h.Set("Content-Length", strconv.FormatInt(length, 10))
 	}
-	h.Set("Content-Length", strconv.FormatInt(length, 10))
 	if head || length == 0 {
+		setHeaders()
 		c.Status(status)
-		return
+		return nil
 	}
 	var fails readFailures
 	body, err := g.openObjectNoting(ctx, v, byNode, start, length, &fails)
 	if err != nil {
-		g.fail(c, err)
-		return
+		return err
 	}
 	defer body.Close()
 	first := make([]byte, min(length, firstBytes))
 	if _, err := io.ReadFull(body, first); err != nil {
-		h.Del("Content-Range")
-		h.Del("Content-Length")
-		g.fail(c, err)
-		return
+		return err
 	}
+	setHeaders()
 	c.Status(status)
 	if _, err := c.Writer.Write(first); err != nil {
-		return // the client is gone
+		return nil // the client is gone
 	}
 	if _, err := io.Copy(c.Writer, body); err != nil {
 		g.log.Warn("get: body failed after headers", "request_id", c.GetString(ctxRequestID),
-			"bucket", bucket, "key", key, "version", v.VersionID, "err", err)
+			"bucket", v.Bucket, "key", v.Key, "version", v.VersionID, "err", err)
 		// The status is sent; cutting the connection is the only way
 		// left to tell the client its body is incomplete.
 		panic(http.ErrAbortHandler)
 	}
 	g.repairShards(v, fails.list())
+	return nil
 }
 
 func setObjectHeaders(h http.Header, v *metadata.Version) {
@@ -237,25 +277,7 @@ func (g *Gateway) deleteObject(c *gin.Context, bucket, key string) {
 		g.fail(c, err)
 		return
 	}
-	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
-	if err != nil {
-		g.fail(c, err)
-		return
-	}
-	hlc := g.clock.Now()
-	tomb := &metadata.Version{
-		Bucket:    bucket,
-		Key:       key,
-		VersionID: metadata.NewVersionID(hlc, g.origin),
-		HLC:       hlc,
-		Deleted:   true,
-		ModTime:   hlc.Time().UTC(),
-		Shards:    make([]string, len(plan.Homes)),
-	}
-	for i, id := range plan.Homes {
-		tomb.Shards[i] = string(id)
-	}
-	if _, err := g.commitVersion(ctx, tomb, nil); err != nil {
+	if err := g.deleteKey(ctx, bucket, key); err != nil {
 		g.fail(c, err)
 		return
 	}

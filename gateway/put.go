@@ -53,6 +53,7 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		g.fail(c, err)
 		return
 	}
+	latest := g.latestHLC(ctx, bucket, key)
 	hlc := g.clock.Now()
 	v := &metadata.Version{
 		Bucket:      bucket,
@@ -117,6 +118,13 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 	v.Checksums = payload.Checksums()
 	if err := g.checkMinHomeShards(r, v, dur); err != nil {
 		g.discardShards(v)
+		g.fail(c, err)
+		return
+	}
+	if err := g.stampVersion(v, latest); err != nil {
+		if inline == nil {
+			g.discardShards(v)
+		}
 		g.fail(c, err)
 		return
 	}

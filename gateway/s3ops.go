@@ -269,6 +269,11 @@ func (g *Gateway) deleteKey(ctx context.Context, bucket, key string) error {
 	if err != nil {
 		return err
 	}
+	// The tombstone must order after the newest version, whatever this
+	// gateway's clock says.
+	if err := g.stampVersion(&metadata.Version{}, g.latestHLC(ctx, bucket, key)); err != nil {
+		return err
+	}
 	hlc := g.clock.Now()
 	tomb := &metadata.Version{Bucket: bucket, Key: key, VersionID: metadata.NewVersionID(hlc, g.origin), HLC: hlc,
 		Deleted: true, ModTime: hlc.Time().UTC(), Shards: homes}
@@ -341,12 +346,16 @@ func (g *Gateway) setTags(c *gin.Context, bucket, key string, tags map[string]st
 		return err
 	}
 	okey := metadata.ObjectKey{Bucket: bucket, Key: key}
+	if err := g.clock.Update(v.MetaHLC); err != nil {
+		return err
+	}
+	at := g.clock.Now()
 	_, err = g.quorumDo(ctx, "tag "+okey.String(), v.Shards, g.params.MetaWrite, func(ctx context.Context, cl transport.NodeClient) error {
 		tw, ok := cl.(transport.TagWriter)
 		if !ok {
 			return errUnavailable
 		}
-		return tw.SetTags(ctx, okey, v.VersionID, tags)
+		return tw.SetTags(ctx, okey, v.VersionID, tags, at)
 	})
 	return err
 }

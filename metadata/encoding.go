@@ -34,7 +34,8 @@ import (
 //
 // Format 2 appends extension fields, tag:uvarint length:uvarint bytes, in
 // increasing tag order, each only when set; decoders skip unknown tags.
-// Tag 1 is Hints (optional length + strings).
+// Tags: 1 Hints (optional length + strings), 8 Parts, 9 Headers (map),
+// 10 Tags (map), 11 MetaHLC (fixed64).
 //
 // The listing fields come first so that DecodeListEntry can stop early.
 //
@@ -88,6 +89,7 @@ const (
 	tagParts   = 8  // Parts: optional length + (Number:varint Size:varint ETag StorageID)
 	tagHeaders = 9  // Headers: map
 	tagTags    = 10 // Tags: map
+	tagMetaHLC = 11 // MetaHLC: fixed64
 )
 
 const (
@@ -166,6 +168,9 @@ func (v *Version) AppendBinary(buf []byte) ([]byte, error) {
 	if v.Tags != nil {
 		b = appendExt(b, tagTags, appendMap(nil, v.Tags))
 	}
+	if v.MetaHLC != 0 {
+		b = appendExt(b, tagMetaHLC, binary.BigEndian.AppendUint64(nil, uint64(v.MetaHLC)))
+	}
 	return b, nil
 }
 
@@ -203,6 +208,8 @@ func (d *decoder) extensions(out *Version) {
 			out.Parts = fd.parts()
 		case tagHeaders:
 			out.Headers = fd.strMap()
+		case tagMetaHLC:
+			out.MetaHLC = HLC(fd.fixed64())
 		case tagTags:
 			out.Tags = fd.strMap()
 		default:

@@ -73,6 +73,10 @@ type Version struct {
 	// holds shard i as a hint for its home Shards[i], or "" when shard i
 	// went to its home. Reads try the home first, then the hint.
 	Hints []string
+	// MetaHLC orders changes to a version's mutable metadata (its tags):
+	// copies of one version on different homes agree on the newest change
+	// by it, as versions agree by HLC.
+	MetaHLC HLC
 
 	// Parts, for an object written by a multipart upload, lists its parts
 	// in order; each part's shards are named by its StorageID instead of

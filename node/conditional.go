@@ -201,7 +201,7 @@ func (n *Node) ResolveVersion(ctx context.Context, key metadata.ObjectKey, versi
 }
 
 // SetTags implements transport.TagWriter.
-func (n *Node) SetTags(ctx context.Context, key metadata.ObjectKey, versionID string, tags map[string]string) error {
+func (n *Node) SetTags(ctx context.Context, key metadata.ObjectKey, versionID string, tags map[string]string, at metadata.HLC) error {
 	if err := withCtx(ctx); err != nil {
 		return err
 	}
@@ -214,7 +214,10 @@ func (n *Node) SetTags(ctx context.Context, key metadata.ObjectKey, versionID st
 	if cur.VersionID != versionID || cur.Deleted {
 		return fmt.Errorf("set tags %s@%s: current is %s: %w", key, versionID, cur.VersionID, transport.ErrNotFound)
 	}
-	cur.Tags = tags
+	if at <= cur.MetaHLC {
+		return nil // a newer change is already here
+	}
+	cur.Tags, cur.MetaHLC = tags, at
 	rec, err := cur.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("set tags %s: %w: %v", key, transport.ErrInvalid, err)

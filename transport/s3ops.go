@@ -78,5 +78,6 @@ type ConditionalWriter interface {
 type TagWriter interface {
 	// SetTags replaces the tags of the key's current record if it is
 	// versionID; ErrNotFound otherwise.
-	SetTags(ctx context.Context, key metadata.ObjectKey, versionID string, tags map[string]string) error
+	// at orders tag changes: a node keeps the change with the highest at.
+	SetTags(ctx context.Context, key metadata.ObjectKey, versionID string, tags map[string]string, at metadata.HLC) error
 }

@@ -203,8 +203,8 @@ func (c *Client) ResolveVersion(ctx context.Context, key metadata.ObjectKey, ver
 }
 
 // SetTags implements transport.TagWriter.
-func (c *Client) SetTags(ctx context.Context, key metadata.ObjectKey, versionID string, tags map[string]string) error {
-	q := url.Values{"b": {key.Bucket}, "k": {key.Key}, "v": {versionID}}
+func (c *Client) SetTags(ctx context.Context, key metadata.ObjectKey, versionID string, tags map[string]string, at metadata.HLC) error {
+	q := url.Values{"b": {key.Bucket}, "k": {key.Key}, "v": {versionID}, "at": {strconv.FormatUint(uint64(at), 10)}}
 	return c.doNoBody(ctx, "set tags", http.MethodPut, c.url(pathTags, q), encodeTags(tags))
 }
 
@@ -342,8 +342,14 @@ func (h *Handler) registerS3Ops() {
 			if err == nil {
 				tags, err = decodeTags(body)
 			}
+			var at uint64
 			if err == nil {
-				err = tw.SetTags(r.Context(), metadata.ObjectKey{Bucket: q.Get("b"), Key: q.Get("k")}, q.Get("v"), tags)
+				at, err = strconv.ParseUint(q.Get("at"), 10, 64)
+			}
+			if err == nil {
+				err = tw.SetTags(r.Context(), metadata.ObjectKey{Bucket: q.Get("b"), Key: q.Get("k")}, q.Get("v"), tags, metadata.HLC(at))
+			} else {
+				err = errors.Join(transport.ErrInvalid, err)
 			}
 			h.noContent(w, r, "set tags", err)
 		})
