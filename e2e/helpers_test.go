@@ -2,14 +2,31 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -17,11 +34,15 @@ import (
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
 	"cairn/internal/clustertest"
+	"cairn/metadata"
+	"cairn/transport/httptransport"
 )
 
-// sdkClient returns an aws-sdk-go-v2 S3 client for the cluster, path style.
+// sdkClient returns an aws-sdk-go-v2 S3 client for the cluster, path style,
+// that fails t on any response without x-amz-request-id.
 func sdkClient(t testing.TB, c *clustertest.Cluster, opts ...func(*s3.Options)) *s3.Client {
 	t.Helper()
+	opts = append([]func(*s3.Options){withHTTP(newRequestIDCheck(t, nil))}, opts...)
 	return sdkClientWith(c.Endpoint, clustertest.AccessKey, clustertest.SecretKey, opts...)
 }
 
@@ -110,4 +131,297 @@ func errorCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
+}
+
+// requestIDCheck is an http.RoundTripper that fails the test when a
+// response arrives without x-amz-request-id: S3 sends one with every
+// answer, errors included, and clients log it for support. It also keeps
+// the x-amz-content-sha256 of each PUT, so tests can tell which payload
+// mode a client really used.
+type requestIDCheck struct {
+	t    testing.TB
+	base http.RoundTripper
+
+	mu    sync.Mutex
+	modes []string // x-amz-content-sha256 of PUT requests, in order
+}
+
+func (rc *requestIDCheck) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut {
+		rc.mu.Lock()
+		rc.modes = append(rc.modes, r.Header.Get("X-Amz-Content-Sha256"))
+		rc.mu.Unlock()
+	}
+	resp, err := rc.base.RoundTrip(r)
+	if err == nil && resp.Header.Get("X-Amz-Request-Id") == "" {
+		rc.t.Errorf("%s %s: %d response without x-amz-request-id", r.Method, r.URL, resp.StatusCode)
+	}
+	return resp, err
+}
+
+// lastMode returns the x-amz-content-sha256 of the last PUT sent.
+func (rc *requestIDCheck) lastMode() string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.modes) == 0 {
+		return ""
+	}
+	return rc.modes[len(rc.modes)-1]
+}
+
+func newRequestIDCheck(t testing.TB, base http.RoundTripper) *requestIDCheck {
+	if base == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 32
+		base = tr
+	}
+	return &requestIDCheck{t: t, base: base}
+}
+
+// withHTTP makes an SDK client send through rt.
+func withHTTP(rt http.RoundTripper) func(*s3.Options) {
+	return func(o *s3.Options) { o.HTTPClient = &http.Client{Transport: rt} }
+}
+
+// minioClientWith returns a minio-go client for the cluster whose requests
+// go through rt, with opts applied over the test defaults.
+func minioClientWith(t testing.TB, endpoint string, rt http.RoundTripper, opts func(*minio.Options)) *minio.Client {
+	t.Helper()
+	o := &minio.Options{
+		Creds:        miniocreds.NewStaticV4(clustertest.AccessKey, clustertest.SecretKey, ""),
+		Region:       clustertest.Region,
+		BucketLookup: minio.BucketLookupPath,
+		Transport:    rt,
+		MaxRetries:   1,
+	}
+	if opts != nil {
+		opts(o)
+	}
+	mc, err := minio.New(strings.TrimPrefix(endpoint, "http://"), o)
+	if err != nil {
+		t.Fatalf("minio.New: %v", err)
+	}
+	return mc
+}
+
+// The x-amz-content-sha256 values of the payload modes.
+const (
+	modeUnsigned         = "UNSIGNED-PAYLOAD"
+	modeStreaming        = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	modeStreamingTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+	modeUnsignedTrailer  = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+	modeSignedHash       = "<sha256 hex>" // stands for any 64-hex-digit payload hash
+)
+
+// modeOf classifies an x-amz-content-sha256 value.
+func modeOf(h string) string {
+	if len(h) == 64 && strings.Trim(h, "0123456789abcdef") == "" {
+		return modeSignedHash
+	}
+	return h
+}
+
+func md5Hex(b []byte) string {
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+func md5Base64(b []byte) string {
+	s := md5.Sum(b)
+	return base64.StdEncoding.EncodeToString(s[:])
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// rawRequest is one hand-made S3 request, signed with SigV4 unless
+// anonymous.
+type rawRequest struct {
+	method string
+	path   string // escaped path and query, e.g. "/bucket/key?list-type=2"
+	host   string // Host header; default the gateway's address
+	header http.Header
+	body   []byte
+
+	anonymous      bool
+	access, secret string    // default the cluster's credentials
+	at             time.Time // signing time; default now
+	payloadHash    string    // x-amz-content-sha256; default the body's SHA-256
+	chunked        bool      // send the body with Transfer-Encoding: chunked, no Content-Length
+}
+
+// do sends req to the gateway at endpoint and returns the response with
+// its body read.
+func (req rawRequest) do(t testing.TB, endpoint string) (*http.Response, []byte) {
+	t.Helper()
+	r, err := http.NewRequest(req.method, endpoint+req.path, bytes.NewReader(req.body))
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	if req.host != "" {
+		r.Host = req.host
+	}
+	if req.chunked {
+		r.ContentLength = -1
+		r.Body = io.NopCloser(bytes.NewReader(req.body))
+	}
+	maps.Copy(r.Header, req.header)
+	if !req.anonymous {
+		req.sign(t, r)
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.method, req.path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", req.method, req.path, err)
+	}
+	return resp, b
+}
+
+// sign signs r as req says, the way S3 clients do: the payload hash goes in
+// x-amz-content-sha256 and the path is not escaped twice.
+func (req rawRequest) sign(t testing.TB, r *http.Request) {
+	t.Helper()
+	access, secret := cmp.Or(req.access, clustertest.AccessKey), cmp.Or(req.secret, clustertest.SecretKey)
+	at := req.at
+	if at.IsZero() {
+		at = time.Now()
+	}
+	hash := cmp.Or(req.payloadHash, sha256Hex(req.body))
+	r.Header.Set("X-Amz-Content-Sha256", hash)
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	creds := aws.Credentials{AccessKeyID: access, SecretAccessKey: secret}
+	if err := signer.SignHTTP(context.Background(), creds, r, hash, "s3", clustertest.Region, at); err != nil {
+		t.Fatalf("SignHTTP: %v", err)
+	}
+}
+
+// s3Error is the S3 error document.
+type s3Error struct {
+	Code      string
+	Message   string
+	Resource  string
+	RequestID string `xml:"RequestId"`
+}
+
+// wantError checks that resp is the S3 error code with status, and that
+// its XML names the same request ID as the header.
+func wantError(t testing.TB, what string, resp *http.Response, body []byte, status int, code string) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Errorf("%s: status %d; want %d (body %q)", what, resp.StatusCode, status, body)
+	}
+	id := resp.Header.Get("X-Amz-Request-Id")
+	if id == "" {
+		t.Errorf("%s: no x-amz-request-id header", what)
+	}
+	if code == "" { // HEAD: no body to check
+		return
+	}
+	var e s3Error
+	if err := xml.Unmarshal(body, &e); err != nil {
+		t.Errorf("%s: error body %q: %v", what, body, err)
+		return
+	}
+	if e.Code != code {
+		t.Errorf("%s: Code %q; want %q (message %q)", what, e.Code, code, e.Message)
+	}
+	if e.RequestID == "" || e.RequestID != id {
+		t.Errorf("%s: RequestId %q; want the header's %q", what, e.RequestID, id)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes; cond
+// returns what is still wrong, or "" when done.
+func eventually(t testing.TB, within time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		why := cond()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still after %v: %s", within, why)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// shardFiles lists every file under the nodes' shards directories.
+func shardFiles(t testing.TB, c *clustertest.Cluster) []string {
+	return filesUnder(t, c, "shards")
+}
+
+// tmpFiles lists every file under the nodes' tmp directories.
+func tmpFiles(t testing.TB, c *clustertest.Cluster) []string {
+	return filesUnder(t, c, "tmp")
+}
+
+func filesUnder(t testing.TB, c *clustertest.Cluster, sub string) []string {
+	t.Helper()
+	var files []string
+	for _, n := range c.Nodes {
+		root := filepath.Join(n.Dir, sub)
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a temp file renamed or removed while we walk
+			}
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("walk %s: %v", root, err)
+		}
+	}
+	return files
+}
+
+// shardPath is where the documented layout puts shard index of a version
+// on a node: <dir>/shards/<xx>/<sha256hex(bucket\0key\0versionID)>.<index>.
+func shardPath(nodeDir, bucket, key, versionID string, index int) string {
+	h := sha256Hex([]byte(bucket + "\x00" + key + "\x00" + versionID))
+	return filepath.Join(nodeDir, "shards", h[:2], h+"."+strconv.Itoa(index))
+}
+
+// waitReplicated waits until every home of bucket/key holds the record
+// of the version with etag and, for objects stored in shard files, its
+// shard. A PUT is acknowledged at a quorum, before the last home has
+// finished, and tests that take nodes down need all homes to be there.
+func waitReplicated(t testing.TB, c *clustertest.Cluster, bucket, key, etag string, sharded bool) {
+	t.Helper()
+	hc := &http.Client{Transport: httptransport.NewTransport()}
+	okey := metadata.ObjectKey{Bucket: bucket, Key: key}
+	eventually(t, 10*time.Second, func() string {
+		for _, n := range c.Nodes {
+			v, err := httptransport.NewClient(n.ID, n.Addr, hc).GetVersion(context.Background(), okey)
+			if err != nil {
+				return fmt.Sprintf("%s: GetVersion(%s): %v", n.ID, okey, err)
+			}
+			if v.ETag != etag {
+				return fmt.Sprintf("%s: %s has ETag %s; want %s", n.ID, okey, v.ETag, etag)
+			}
+			if !sharded {
+				continue
+			}
+			i := slices.Index(v.Shards, n.ID)
+			if i < 0 {
+				return fmt.Sprintf("%s: not a home of %s (%v)", n.ID, okey, v.Shards)
+			}
+			if _, err := os.Stat(shardPath(n.Dir, bucket, key, v.VersionID, i)); err != nil {
+				return fmt.Sprintf("%s: shard %d of %s: %v", n.ID, i, okey, err)
+			}
+		}
+		return ""
+	})
 }

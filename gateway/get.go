@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -28,6 +29,11 @@ const firstBytes = 64 << 10
 // when no home has one), from a metadata read quorum of its homes, and the
 // records that arrived with it by node.
 func (g *Gateway) readNewest(ctx context.Context, bucket, key string) (*metadata.Version, map[string]*metadata.Version, error) {
+	return g.readNewestOf(ctx, bucket, key, g.params.MetaRead)
+}
+
+// readNewestOf is readNewest waiting for need answers.
+func (g *Gateway) readNewestOf(ctx context.Context, bucket, key string, need int) (*metadata.Version, map[string]*metadata.Version, error) {
 	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
 	if err != nil {
 		return nil, nil, err
@@ -41,8 +47,9 @@ func (g *Gateway) readNewest(ctx context.Context, bucket, key string) (*metadata
 		return c.GetVersion(ctx, okey)
 	})
 	// A definite "no such key" counts toward the quorum like a record.
-	t := quorum.NewTally("read "+okey.String(), g.params.MetaRead, len(homes))
+	t := quorum.NewTally("read "+okey.String(), need, len(homes))
 	byNode := make(map[string]*metadata.Version)
+	absent := make(map[string]bool) // homes that said they have no record
 	var newest *metadata.Version
 	for !t.Done() {
 		a := <-answers
@@ -56,6 +63,7 @@ func (g *Gateway) readNewest(ctx context.Context, bucket, key string) (*metadata
 			}
 		case errors.Is(a.err, transport.ErrNotFound):
 			t.Add(quorum.Result{Node: a.node})
+			absent[a.node] = true
 		default:
 			t.Add(quorum.Result{Node: a.node, Err: a.err})
 		}
@@ -63,7 +71,183 @@ func (g *Gateway) readNewest(ctx context.Context, bucket, key string) (*metadata
 	if err := t.Err(); err != nil {
 		return nil, nil, err
 	}
-	return newest, byNode, nil
+	received := t.Succeeded() + t.Failed() // answers taken off the channel
+	// await takes further answers until cond holds, every home answered,
+	// or the wait ends.
+	await := func(wait time.Duration, cond func() bool) {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		for received < len(homes) && !cond() {
+			select {
+			case a := <-answers:
+				received++
+				if a.err == nil {
+					byNode[a.node] = a.val
+				} else if errors.Is(a.err, transport.ErrNotFound) {
+					absent[a.node] = true
+				}
+			case <-timer.C:
+				return
+			}
+		}
+	}
+	// What this read returns must already be on a write quorum, or a later
+	// read could miss it (a write still in flight, or one that failed after
+	// reaching a few homes). Usually the remaining answers show it is; when
+	// they don't, write the record back first.
+	excluded := map[string]bool{}
+	for {
+		newest = newestOf(byNode, excluded)
+		if newest == nil {
+			return nil, byNode, nil
+		}
+		agree := func() int { return agreeing(byNode, newest) }
+		changed := func() bool { return !sameRecord(newestOf(byNode, excluded), newest) }
+		if agree() < g.params.MetaWrite {
+			await(settleWait, func() bool { return agree() >= g.params.MetaWrite || changed() })
+			if changed() {
+				continue // a newer record arrived
+			}
+		}
+		n := agree()
+		if n >= g.params.MetaWrite {
+			return newest, byNode, nil
+		}
+		err := g.writeBack(ctx, newest, byNode, homes, n)
+		if err == nil {
+			return newest, byNode, nil
+		}
+		if !errors.Is(err, erasure.ErrTooFewShards) {
+			return nil, nil, err
+		}
+		// Fewer than k fragments of an inline record could be found. If
+		// enough homes answered without it that it can never have k, it is
+		// a write still in flight or one that failed: no read can have
+		// returned it, so it is not visible yet, and the read answers with
+		// what came before it. Otherwise homes are merely unreachable.
+		await(stallTimeout, func() bool { return false })
+		lacking := 0
+		for _, id := range homes {
+			if v, ok := byNode[id]; (ok && v.VersionID != newest.VersionID) || absent[id] {
+				lacking++
+			}
+		}
+		if len(homes)-lacking >= g.codec.DataShards() {
+			return nil, nil, err
+		}
+		excluded[newest.VersionID] = true
+	}
+}
+
+// newestOf returns the newest record in byNode whose version is not
+// excluded, by HLC and then by tag changes; nil if none.
+func newestOf(byNode map[string]*metadata.Version, excluded map[string]bool) *metadata.Version {
+	var best *metadata.Version
+	for _, v := range byNode {
+		if excluded[v.VersionID] {
+			continue
+		}
+		if best == nil || v.Newer(best) || (v.VersionID == best.VersionID && v.MetaHLC > best.MetaHLC) {
+			best = v
+		}
+	}
+	return best
+}
+
+func sameRecord(a, b *metadata.Version) bool {
+	return a != nil && b != nil && a.VersionID == b.VersionID && a.MetaHLC == b.MetaHLC
+}
+
+// agreeing counts the records in byNode that are v, tags and all.
+func agreeing(byNode map[string]*metadata.Version, v *metadata.Version) int {
+	n := 0
+	for _, w := range byNode {
+		if sameRecord(w, v) {
+			n++
+		}
+	}
+	return n
+}
+
+// settleWait is how long a read waits for answers beyond its quorum before
+// it writes the newest record back itself.
+const settleWait = 20 * time.Millisecond
+
+// writeBack stores newest on homes that lack it until a metadata write
+// quorum has it. An inline record carries each home's own fragment, so the
+// fragment for a home that lacks it is rebuilt from k others.
+func (g *Gateway) writeBack(ctx context.Context, newest *metadata.Version, byNode map[string]*metadata.Version, homes []string, agree int) error {
+	var frags [][]byte
+	if newest.Inline != nil {
+		var err error
+		if frags, err = g.inlineFragments(ctx, newest, byNode); err != nil {
+			return err
+		}
+	}
+	var targets []string
+	for _, id := range newest.Shards {
+		if v, ok := byNode[id]; ok && !newest.Newer(v) && (v.VersionID != newest.VersionID || v.MetaHLC >= newest.MetaHLC) {
+			continue // it has this record, or a newer one
+		}
+		targets = append(targets, id)
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stallTimeout)
+	defer cancel()
+	results := make(chan error, len(targets))
+	for _, id := range targets {
+		rec := *newest
+		rec.Inline = nil
+		if frags != nil {
+			rec.Inline = frags[slices.Index(newest.Shards, id)]
+		}
+		go func() {
+			c, err := g.node(id)
+			if err == nil {
+				err = c.PutVersion(wctx, &rec)
+			}
+			results <- err
+		}()
+	}
+	var errs []error
+	for range targets {
+		if err := <-results; err != nil {
+			errs = append(errs, err)
+		} else if agree++; agree >= g.params.MetaWrite {
+			return nil
+		}
+	}
+	return &quorum.Error{Op: "write back " + newest.Bucket + "/" + newest.Key, Need: g.params.MetaWrite, Got: agree, Total: len(homes), Errs: errs}
+}
+
+// inlineFragments rebuilds every home's inline fragment of v from the k or
+// more records that carry theirs.
+func (g *Gateway) inlineFragments(ctx context.Context, v *metadata.Version, byNode map[string]*metadata.Version) ([][]byte, error) {
+	codec, err := g.codecFor(v.EC)
+	if err != nil {
+		return nil, err
+	}
+	open := func(shard int, off, n int64) (io.ReadCloser, error) {
+		id := v.Shards[shard]
+		if rec, ok := byNode[id]; ok && rec.VersionID == v.VersionID && rec.Inline != nil {
+			return inlineRange(rec.Inline, off, n)
+		}
+		// A home that had not answered yet may hold its fragment.
+		c, err := g.node(id)
+		if err != nil {
+			return nil, err
+		}
+		return c.ReadShard(ctx, transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: shard}, off, n)
+	}
+	dec, err := codec.NewDecoder(v.Size, 0, v.Size, open)
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	data, err := io.ReadAll(dec)
+	if err != nil {
+		return nil, err
+	}
+	return codec.EncodeAll(data)
 }
 
 // readVersion returns the newest live record of a key from a metadata read
@@ -91,19 +275,26 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 		g.fail(c, err)
 		return
 	}
-	for retries := 2; ; retries-- {
+	for retries := 3; ; retries-- {
 		err := g.serveVersion(c, v, byNode, head)
 		if err == nil {
 			return
 		}
 		// A PUT of the same key retires the shards of the version it
 		// replaces as its record lands on each home, so a GET that read the
-		// old record just before can find too few of its shards. The newer
-		// version is then the answer; nothing has been sent yet.
+		// old record just before can find too few of its shards; the newer
+		// version is then the answer, and nothing has been sent yet. If
+		// more than m shards went that way, more than m homes hold a newer
+		// record, and any N-m of the homes include one of them.
 		if retries > 0 && errors.Is(err, erasure.ErrTooFewShards) {
-			if nv, nb, rerr := g.readVersion(ctx, bucket, key); rerr == nil && nv.Newer(v) {
-				v, byNode = nv, nb
-				continue
+			nv, nb, rerr := g.readNewestOf(ctx, bucket, key, len(v.Shards)-g.params.M)
+			if rerr == nil && nv != nil && nv.Newer(v) {
+				if nv.Deleted {
+					err = &s3api.Error{Code: s3api.NoSuchKey, Resource: "/" + bucket + "/" + key}
+				} else {
+					v, byNode = nv, nb
+					continue
+				}
 			}
 		}
 		g.fail(c, err)

@@ -37,6 +37,10 @@ type Config struct {
 	// node as alive, so replay is attempted and simply fails while a home
 	// is down.
 	Alive func(id string) bool
+	// RetireGrace is how long the shard files of a version replaced by a
+	// newer one stay, so reads that chose it just before can finish.
+	// Default 30 s; negative removes them at once.
+	RetireGrace time.Duration
 	// HintWindow is how long hints are kept for an absent home before they
 	// become repair debts. Default 3 hours.
 	HintWindow time.Duration
@@ -94,6 +98,9 @@ func (c *Config) ensureDefaults() {
 	if c.Alive == nil {
 		c.Alive = func(string) bool { return true }
 	}
+	if c.RetireGrace == 0 {
+		c.RetireGrace = 30 * time.Second
+	}
 	if c.HintWindow == 0 {
 		c.HintWindow = 3 * time.Hour
 	}
@@ -134,6 +141,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Dir == "" {
 		errs = append(errs, errors.New("node: config: Dir is required"))
+	}
+	if c.Layout != nil {
+		if err := c.Layout.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("node: config: %w", err))
+		}
 	}
 	if c.HintWindow < 0 || c.MaxHintBytes < 0 || c.ReplayRate < 0 || c.HandoffInterval < 0 {
 		errs = append(errs, errors.New("node: config: hint window, budget, replay rate and handoff interval must not be negative"))
@@ -189,6 +201,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop = cancel
+	n.done.Go(func() { n.sweeper(ctx) })
 	n.done.Go(func() { n.runCleaner(ctx) })
 	if cfg.Peers != nil {
 		n.done.Go(func() { n.handoff(ctx) })

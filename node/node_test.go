@@ -166,9 +166,19 @@ func TestNewestVersionWinsAndRetiresLoser(t *testing.T) {
 	if err != nil || got.VersionID != "v3" {
 		t.Fatalf("GetVersion = %v, %v; want v3", got, err)
 	}
+	// The losers' shards stay for the grace period, for reads that chose
+	// them a moment ago, and go once it has passed.
+	for id, want := range map[string]bool{"v1": true, "v2": true, "v3": true} {
+		if shardExists(id) != want {
+			t.Errorf("within the grace: shard of %s exists = %v; want %v", id, !want, want)
+		}
+	}
+	if n, err := n.SweepRetired(time.Now().Add(time.Minute)); err != nil || n != 2 {
+		t.Errorf("SweepRetired = %d, %v; want 2 versions", n, err)
+	}
 	for id, want := range map[string]bool{"v1": false, "v2": false, "v3": true} {
 		if shardExists(id) != want {
-			t.Errorf("shard of %s exists = %v; want %v", id, !want, want)
+			t.Errorf("after the grace: shard of %s exists = %v; want %v", id, !want, want)
 		}
 	}
 	// A retried write of the current version changes nothing.

@@ -171,13 +171,26 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 	return nil
 }
 
-// retire removes the shard files of a version that lost to a newer one.
-// A failure leaves an orphan file for the scanner, never a visible object, so
-// it is logged and not returned.
+// retire schedules the removal of the shard files of a version that lost
+// to a newer one. They stay for RetireGrace, so that a read which chose the
+// old version a moment ago can finish; a failure to remove them leaves an
+// orphan for the scanner, never a visible object, so it is logged.
 func (n *Node) retire(v *metadata.Version) {
 	if v.Deleted || v.IsInline() {
 		return
 	}
+	if n.cfg.RetireGrace < 0 {
+		n.removeShards(v)
+		return
+	}
+	if err := n.scheduleRetire(v); err != nil {
+		n.log.Warn("schedule retirement; removing now", "bucket", v.Bucket, "key", v.Key, "version", v.VersionID, "err", err)
+		n.removeShards(v)
+	}
+}
+
+// removeShards deletes a version's shard files on this node.
+func (n *Node) removeShards(v *metadata.Version) {
 	if len(v.Parts) > 0 {
 		n.retireParts(v) // a multipart version's shards are named by its parts
 		return

@@ -412,7 +412,7 @@ func (n *Node) scrub(ctx context.Context) error {
 		key := jobs[j].v.Bucket + "\x00" + jobs[j].v.Key + "\x00" + jobs[j].u.name
 		l, ok := lost[key]
 		if !ok {
-			l = n.countLost(ctx, jobs[j].v, jobs[j].u)
+			l = n.countLost(ctx, jobs[j].v, jobs[j].u, jobs[j].i)
 			lost[key] = l
 		}
 		jobs[j].lost = l
@@ -515,21 +515,18 @@ func (n *Node) scrubRecord(ctx context.Context, v *metadata.Version) []repairJob
 }
 
 // countLost counts the shards of unit u of v that none of their holders
-// has. An empty read is enough to tell: it opens the shard without moving
-// its bytes.
-func (n *Node) countLost(ctx context.Context, v *metadata.Version, u shardUnit) int {
+// has, damaged (this node's, known bad) included. An empty read is enough
+// to tell for the others: it opens the shard without moving its bytes.
+func (n *Node) countLost(ctx context.Context, v *metadata.Version, u shardUnit, damaged int) int {
 	lost := 0
 	for i := range v.Shards {
+		if i == damaged {
+			lost++
+			continue
+		}
 		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: u.name, Index: i}
 		found := false
 		for _, id := range holders(v, i) {
-			if id == n.cfg.ID {
-				if f, _, err := n.shards.open(ref); err == nil {
-					f.Close()
-					found = !v.IsInline()
-				}
-				continue
-			}
 			if rc, err := n.readFrom(ctx, id, ref, 0, 0); err == nil {
 				rc.Close()
 				found = true

@@ -214,6 +214,17 @@ func TestScanRepairsWorstFirst(t *testing.T) {
 	c.nodes["n1"].scan.onRepair = func(_, key string, _, lost int) { order = append(order, fmt.Sprintf("%s:%d", key, lost)) }
 	c.put("one", payload(3, 10_000), false, "n1")
 	two, _ := c.put("two", payload(4, 10_000), false, "n1", "n2")
+	// A corrupt shard is as lost as a missing one.
+	three, _ := c.put("three", payload(6, 10_000), false, "n2")
+	p := c.shardPath("n1", three, 0)
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[100] ^= 1
+	if err := os.WriteFile(p, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	inl, _ := c.put("inline", payload(5, 100), true)
 	// A corrupt inline fragment on n1 counts as lost for n1 only.
 	cur, err := c.nodes["n1"].getVersion("b", "inline")
@@ -228,7 +239,7 @@ func TestScanRepairsWorstFirst(t *testing.T) {
 	if err := c.nodes["n1"].ScanNow(t.Context()); err != nil {
 		t.Fatalf("ScanNow: %v", err)
 	}
-	want := []string{"two:2", "inline:1", "one:1"}
+	want := []string{"three:2", "two:2", "inline:1", "one:1"}
 	if !slices.Equal(order, want) {
 		t.Errorf("repair order = %v; want %v (ties in store order)", order, want)
 	}

@@ -44,8 +44,9 @@ type Options struct {
 	// default 100 ms so tests see handoff quickly.
 	HandoffInterval time.Duration
 	// ScanInterval, OrphanGrace and HintWindow are passed to every node
-	// (node.Config); zero keeps the node's default. Tests of repair call
-	// node.Node.ScanNow instead of waiting for the scanner.
+	// (node.Config); zero keeps the node's default, except ScanInterval,
+	// which defaults to an hour so that no pass heals what a test broke on
+	// purpose. Tests of repair call node.Node.ScanNow or set it short.
 	ScanInterval time.Duration
 	OrphanGrace  time.Duration
 	HintWindow   time.Duration
@@ -63,7 +64,10 @@ type Cluster struct {
 	Endpoint string
 	Nodes    []*Node
 
-	gwServer *http.Server
+	gateways []runningGateway
+	layout   *placement.Layout
+	dialer   transport.StaticDialer
+	opts     Options
 	// down is the membership view the gateway and nodes share: a stopped
 	// node is down at once. Tests of detection itself use gossip.
 	down sync.Map // node ID → true
@@ -105,6 +109,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if opts.HandoffInterval == 0 {
 		opts.HandoffInterval = 100 * time.Millisecond
 	}
+	if opts.ScanInterval == 0 {
+		opts.ScanInterval = time.Hour
+	}
 	c := &Cluster{t: t}
 	layout := &placement.Layout{Version: 1, PGCount: placement.DefaultPGCount}
 	hc := &http.Client{Transport: httptransport.NewTransport()}
@@ -130,43 +137,68 @@ func Start(t testing.TB, opts Options) *Cluster {
 			t.Fatalf("start node %s: %v", n.ID, err)
 		}
 	}
-	var gwDialer transport.Dialer = dialer
-	if opts.GatewayFaults != nil {
-		gwDialer = opts.GatewayFaults.Dialer(dialer)
-	}
-	gw, err := gateway.New(gateway.Config{
-		Layout:          layout,
-		Dialer:          gwDialer,
-		Credentials:     s3api.StaticCredentials{AccessKey: SecretKey},
-		Alive:           c.Alive,
-		DataShards:      opts.DataShards,
-		ParityShards:    opts.ParityShards,
-		BlockSize:       opts.BlockSize,
-		InlineThreshold: opts.InlineThreshold,
-		Region:          Region,
-		Domains:         []string{"localhost"},
-		Logger:          opts.Logger,
-	})
-	if err != nil {
-		t.Fatalf("gateway: %v", err)
-	}
-	c.Gateway = gw
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	c.gwServer = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
-	go c.gwServer.Serve(ln)
-	c.Endpoint = "http://" + ln.Addr().String()
+	c.layout, c.dialer, c.opts = layout, dialer, opts
+	c.Gateway, c.Endpoint = c.AddGateway(GatewayOptions{Faults: opts.GatewayFaults})
 	t.Cleanup(c.close)
 	return c
+}
+
+// GatewayOptions shape a gateway added to a cluster.
+type GatewayOptions struct {
+	// Now is the gateway's clock; nil is time.Now. Tests skew it.
+	Now func() time.Time
+	// Faults, when set, sits between this gateway and the nodes.
+	Faults *faulttransport.Faults
+}
+
+// AddGateway starts another gateway over the cluster's nodes, as another
+// objgw process would be, and returns it with its endpoint. Start adds the
+// first one; the cluster's cleanup stops them all.
+func (c *Cluster) AddGateway(o GatewayOptions) (*gateway.Gateway, string) {
+	c.t.Helper()
+	var d transport.Dialer = c.dialer
+	if o.Faults != nil {
+		d = o.Faults.Dialer(c.dialer)
+	}
+	gw, err := gateway.New(gateway.Config{
+		Layout:          c.layout,
+		Dialer:          d,
+		Credentials:     s3api.StaticCredentials{AccessKey: SecretKey},
+		Alive:           c.Alive,
+		DataShards:      c.opts.DataShards,
+		ParityShards:    c.opts.ParityShards,
+		BlockSize:       c.opts.BlockSize,
+		InlineThreshold: c.opts.InlineThreshold,
+		Region:          Region,
+		Domains:         []string{"localhost"},
+		Logger:          c.opts.Logger,
+		Now:             o.Now,
+	})
+	if err != nil {
+		c.t.Fatalf("gateway: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		c.t.Fatalf("listen: %v", err)
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	c.gateways = append(c.gateways, runningGateway{gw, srv})
+	return gw, "http://" + ln.Addr().String()
+}
+
+type runningGateway struct {
+	gw  *gateway.Gateway
+	srv *http.Server
 }
 
 func (c *Cluster) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.gwServer.Shutdown(ctx)
-	c.Gateway.Close()
+	for _, rg := range c.gateways {
+		rg.srv.Shutdown(ctx)
+		rg.gw.Close()
+	}
 	for _, n := range c.Nodes {
 		if err := n.Stop(); err != nil {
 			c.t.Errorf("stop node %s: %v", n.ID, err)
