@@ -33,7 +33,6 @@ func TestConcurrentOverwrite(t *testing.T) {
 	}
 }
 
-
 func concurrentOverwrite(t *testing.T, writers, rewrite int) {
 	c := clustertest.Start(t, clustertest.Options{})
 	cl := sdkClient(t, c)
