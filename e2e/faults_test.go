@@ -31,16 +31,7 @@ func TestNodeCutOffFromGateway(t *testing.T) {
 		sameBytes(t, "read with n4 cut off: "+key, got, data)
 	}
 	// The nodes see n4 alive and hand their hints to it.
-	waitFor(t, "hints drain to the cut-off node", 30*time.Second, func() bool {
-		for _, n := range c.Nodes {
-			for _, st := range n.Node().HintStats() {
-				if st.Count > 0 {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	waitHintsDrained(t, c)
 	for key, data := range objects {
 		if err := homeComplete(ctx, c, "cutoff", key, int64(len(data))); err != nil {
 			t.Error(err)

@@ -181,16 +181,7 @@ func runHistory(t *testing.T, seed uint64, crashes bool) {
 	}
 	// After the faults heal and hints drain, a final read of each key must
 	// also fit the history.
-	waitFor(t, "hints drain", 30*time.Second, func() bool {
-		for _, n := range c.Nodes {
-			for _, st := range n.Node().HintStats() {
-				if st.Count > 0 {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	waitHintsDrained(t, c)
 	for _, k := range keys {
 		in := regInput{Op: "get", Key: k}
 		call := now()

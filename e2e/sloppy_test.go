@@ -43,6 +43,25 @@ func waitFor(t *testing.T, what string, deadline time.Duration, cond func() bool
 	return time.Since(start)
 }
 
+// waitHintsDrained waits until no node holds a hint, and says how long it took.
+func waitHintsDrained(t *testing.T, c *clustertest.Cluster) time.Duration {
+	t.Helper()
+	return waitFor(t, "hints drain", 30*time.Second, func() bool {
+		for _, n := range c.Nodes {
+			nd := n.Node()
+			if nd == nil {
+				continue
+			}
+			for _, st := range nd.HintStats() {
+				if st.Count > 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
 // homeComplete checks, on the nodes themselves, that every home holds its
 // record of obj and, unless obj is inline, a shard that verifies.
 func homeComplete(ctx context.Context, c *clustertest.Cluster, bucket, key string, size int64) error {
@@ -130,16 +149,7 @@ func TestSloppyQuorumAndHandoff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	drained := waitFor(t, "hints drain", 30*time.Second, func() bool {
-		for _, n := range c.Nodes {
-			for _, st := range n.Node().HintStats() {
-				if st.Count > 0 {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	drained := waitHintsDrained(t, c)
 	for key, data := range objects {
 		if err := homeComplete(ctx, c, "sloppy", key, int64(len(data))); err != nil {
 			t.Error(err)
@@ -182,16 +192,7 @@ func TestDeleteWhileHomeDown(t *testing.T) {
 		if err := c.Nodes[3].Restart(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "hints drain", 30*time.Second, func() bool {
-			for _, n := range c.Nodes {
-				for _, st := range n.Node().HintStats() {
-					if st.Count > 0 {
-						return false
-					}
-				}
-			}
-			return true
-		})
+		waitHintsDrained(t, c)
 		// Every node, the returned one included, now has the tombstone.
 		for _, n := range c.Nodes {
 			v, err := n.Node().GetVersion(ctx, metadata.ObjectKey{Bucket: "del", Key: key})

@@ -50,6 +50,9 @@ type Options struct {
 	ScanInterval time.Duration
 	OrphanGrace  time.Duration
 	HintWindow   time.Duration
+	// ReplayRate bounds each node's hint replay in bytes per second; zero
+	// keeps the node's default.
+	ReplayRate int64
 	// GatewayFaults, when set, sits between the gateway and the nodes, so a
 	// test can cut or slow nodes as the gateway sees them while the nodes
 	// still reach each other.
@@ -210,7 +213,8 @@ func (n *Node) serve(ln net.Listener) error {
 	nd, err := node.Open(node.Config{ID: n.ID, Dir: n.Dir, Logger: n.log,
 		Peers: n.dialer, Alive: n.cluster.Alive, HandoffInterval: n.handoff,
 		Layout: n.layout, HomesPerPG: cmp.Or(n.opts.DataShards, 4) + cmp.Or(n.opts.ParityShards, 2),
-		ScanInterval: n.opts.ScanInterval, OrphanGrace: n.opts.OrphanGrace, HintWindow: n.opts.HintWindow})
+		ScanInterval: n.opts.ScanInterval, OrphanGrace: n.opts.OrphanGrace, HintWindow: n.opts.HintWindow,
+		ReplayRate: n.opts.ReplayRate})
 	if err != nil {
 		ln.Close()
 		return err
