@@ -202,6 +202,23 @@ func StandardSuite(d time.Duration) []Scenario {
 	}
 }
 
+// DataPathSuite is the healthy-cluster subset of StandardSuite that
+// data-path work is judged by: large and small PUTs and GETs, no faults,
+// so that two runs an edit apart can be compared scenario by scenario.
+func DataPathSuite(d time.Duration) []Scenario {
+	const (
+		k = 1 << 10
+		m = 1 << 20
+	)
+	return []Scenario{
+		{Name: "put-1MiB", Kind: KindPut, Size: m, Concurrency: 16, Duration: d},
+		{Name: "put-16MiB", Kind: KindPut, Size: 16 * m, Concurrency: 8, Duration: d},
+		{Name: "get-1MiB", Kind: KindGet, Size: m, Concurrency: 16, Duration: d, Objects: 256},
+		{Name: "put-4KiB", Kind: KindPut, Size: 4 * k, Concurrency: 16, Duration: d},
+		{Name: "get-4KiB", Kind: KindGet, Size: 4 * k, Concurrency: 16, Duration: d, Objects: 512},
+	}
+}
+
 // SmokeSuite runs every scenario kind briefly with small objects: a check
 // that the tool and the server work, not a measurement.
 func SmokeSuite(d time.Duration) []Scenario {

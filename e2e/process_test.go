@@ -38,6 +38,7 @@ type procCluster struct {
 
 type procNode struct {
 	id, addr, gossip, dir string
+	admin                 string // metrics, health and /admin/hints
 	cmd                   *exec.Cmd
 }
 
@@ -81,7 +82,7 @@ func startProcCluster(t *testing.T, n int) *procCluster {
 	seeds := []string{gwGossip}
 	var spec []string
 	for i := range n {
-		nd := &procNode{id: fmt.Sprintf("n%d", i+1), addr: freeAddr(t), gossip: freeAddr(t), dir: filepath.Join(pc.dir, fmt.Sprintf("n%d", i+1))}
+		nd := &procNode{id: fmt.Sprintf("n%d", i+1), addr: freeAddr(t), gossip: freeAddr(t), admin: freeAddr(t), dir: filepath.Join(pc.dir, fmt.Sprintf("n%d", i+1))}
 		pc.nodes = append(pc.nodes, nd)
 		spec = append(spec, nd.id+"="+nd.addr)
 		seeds = append(seeds, nd.gossip)
@@ -131,7 +132,7 @@ func (pc *procCluster) command(name, path string, args ...string) *exec.Cmd {
 
 func (pc *procCluster) startNode(nd *procNode) {
 	nd.cmd = pc.command(nd.id, filepath.Join(pc.bin, "objnode"), "--id", nd.id, "--data", nd.dir, "--listen", nd.addr,
-		"--nodes", pc.spec, "--gossip", nd.gossip, "--seeds", pc.seeds, "--gossip-profile", "local")
+		"--admin", nd.admin, "--nodes", pc.spec, "--gossip", nd.gossip, "--seeds", pc.seeds, "--gossip-profile", "local")
 }
 
 func (pc *procCluster) kill(nd *procNode) {
@@ -144,9 +145,13 @@ func (pc *procCluster) kill(nd *procNode) {
 func (pc *procCluster) hintCount() (int, error) {
 	total := 0
 	for _, nd := range pc.nodes {
-		resp, err := http.Get("http://" + nd.addr + "/admin/hints")
+		resp, err := http.Get("http://" + nd.admin + "/admin/hints")
 		if err != nil {
 			return 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return 0, fmt.Errorf("%s /admin/hints: %s", nd.id, resp.Status)
 		}
 		var stats map[string]struct{ Count int }
 		err = json.NewDecoder(resp.Body).Decode(&stats)

@@ -29,9 +29,27 @@ func (g *Gateway) bucketQuorums() (write, read int) {
 // object requests do not each pay a quorum read. Absence is never cached:
 // a bucket created through another gateway is visible at once.
 type bucketCache struct {
-	ttl  time.Duration
-	mu   sync.Mutex
-	seen map[string]time.Time
+	ttl    time.Duration
+	mu     sync.Mutex
+	seen   map[string]time.Time
+	states map[string]metadata.Versioning // versioning.go
+}
+
+// state returns a cached bucket's versioning state.
+func (bc *bucketCache) state(name string, now time.Time) (metadata.Versioning, bool) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	t, ok := bc.seen[name]
+	return bc.states[name], ok && now.Sub(t) < bc.ttl
+}
+
+func (bc *bucketCache) setState(name string, s metadata.Versioning) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if bc.states == nil {
+		bc.states = make(map[string]metadata.Versioning)
+	}
+	bc.states[name] = s
 }
 
 func (bc *bucketCache) has(name string, now time.Time) bool {
@@ -96,6 +114,7 @@ func (g *Gateway) bucketExists(ctx context.Context, name string) (bool, error) {
 	if !ok || b.Deleted {
 		return false, nil
 	}
+	g.buckets.setState(name, b.Versioning)
 	g.buckets.add(name, g.cfg.Now())
 	return true, nil
 }
@@ -155,6 +174,7 @@ func (g *Gateway) createBucket(c *gin.Context, name string) {
 		g.fail(c, err)
 		return
 	}
+	g.buckets.setState(name, metadata.Unversioned)
 	g.buckets.add(name, g.cfg.Now())
 	c.Header("Location", "/"+name)
 	c.Status(http.StatusOK)
@@ -240,17 +260,6 @@ func (g *Gateway) getBucketLocation(c *gin.Context, name string) {
 		loc = ""
 	}
 	s3api.WriteXML(c.Writer, http.StatusOK, &s3api.LocationConstraint{Location: loc})
-}
-
-// getBucketVersioning answers for buckets that were never versioned, which
-// is every bucket until versioning is configurable: S3 sends an empty
-// configuration for them.
-func (g *Gateway) getBucketVersioning(c *gin.Context, name string) {
-	if err := g.requireBucket(c.Request.Context(), name); err != nil {
-		g.fail(c, err)
-		return
-	}
-	s3api.WriteXML(c.Writer, http.StatusOK, &s3api.VersioningConfiguration{})
 }
 
 func (g *Gateway) owner(c *gin.Context) s3api.Owner {

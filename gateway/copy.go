@@ -49,12 +49,12 @@ func (g *Gateway) readCopySource(c *gin.Context) (*metadata.Version, map[string]
 	if err := g.requireBucket(ctx, sb); err != nil {
 		return nil, nil, err
 	}
-	src, byNode, err := g.readVersion(ctx, sb, sk)
+	src, byNode, err := g.readObjectVersion(ctx, sb, sk, svid)
 	if err != nil {
+		if src != nil && src.IsDeleteMarker() && svid != "" {
+			return nil, nil, s3api.Errorf(s3api.InvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
+		}
 		return nil, nil, err
-	}
-	if svid != "" && svid != "null" && svid != src.VersionID {
-		return nil, nil, &s3api.Error{Code: s3api.NoSuchVersion, Resource: "/" + sb + "/" + sk}
 	}
 	notModified, err := s3api.CopySourcePreconditions(c.Request.Header).Evaluate(src.ETag, src.ModTime)
 	if err != nil || notModified {
@@ -83,7 +83,8 @@ func (m *md5Reader) Read(p []byte) (int, error) {
 func (g *Gateway) copyObject(c *gin.Context, bucket, key string) {
 	r := c.Request
 	ctx := r.Context()
-	if err := g.requireBucket(ctx, bucket); err != nil {
+	state, err := g.bucketVersioning(ctx, bucket)
+	if err != nil {
 		g.fail(c, err)
 		return
 	}
@@ -127,7 +128,7 @@ func (g *Gateway) copyObject(c *gin.Context, bucket, key string) {
 		UserMeta: src.UserMeta, Headers: src.Headers, Tags: src.Tags, Checksums: src.Checksums,
 		EC: metadata.ErasureInfo{DataShards: g.codec.DataShards(), ParityShards: g.codec.ParityShards(),
 			BlockSize: g.codec.BlockSize(), Checksum: metadata.HighwayHash256},
-		Shards: homes,
+		Shards: homes, Versioning: state,
 	}
 	if len(src.Parts) > 0 {
 		v.Checksums = nil // a multipart object's checksums are per part
@@ -193,6 +194,10 @@ func (g *Gateway) copyObject(c *gin.Context, bucket, key string) {
 		}
 		g.fail(c, err)
 		return
+	}
+	setVersionHeaders(c.Writer.Header(), v)
+	if src.Versioning != metadata.Unversioned {
+		c.Header("x-amz-copy-source-version-id", src.S3VersionID())
 	}
 	s3api.WriteXML(c.Writer, http.StatusOK, &s3api.CopyObjectResult{ETag: `"` + v.ETag + `"`, LastModified: s3api.Timestamp(v.ModTime)})
 }

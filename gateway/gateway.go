@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"cairn/erasure"
 	"cairn/internal/s3api"
@@ -49,7 +50,10 @@ type Config struct {
 	Domains []string
 
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Metrics, when set, receives the gateway's Prometheus collectors
+	// (metrics.go); nil exports none. New registers, Close unregisters.
+	Metrics prometheus.Registerer
+	Now     func() time.Time
 	// MaxClockSkew bounds how far a request's date may be from Now.
 	MaxClockSkew time.Duration
 }
@@ -140,7 +144,8 @@ type Gateway struct {
 	repairs sync.WaitGroup // background read repairs; Close waits for them
 	lat     latencies
 
-	stats Stats
+	stats   Stats
+	metrics *gatewayMetrics // nil without Config.Metrics
 }
 
 // Stats counts events worth watching; every field is read with Load.
@@ -154,6 +159,12 @@ type Stats struct {
 	// HedgedReads counts reads that asked one shard more because a node
 	// they depended on was slow.
 	HedgedReads atomic.Int64
+	// ShardReads counts shard reads opened on a node.
+	ShardReads atomic.Int64
+	// ShardWrites counts shards stored on their home or, as a hint, on a
+	// fallback; FailedShardWrites counts attempts a node did not take.
+	ShardWrites       atomic.Int64
+	FailedShardWrites atomic.Int64
 }
 
 // New returns a Gateway for cfg.
@@ -185,6 +196,9 @@ func New(cfg Config) (*Gateway, error) {
 		origin: hex.EncodeToString(origin[:]),
 	}
 	g.buckets.ttl = 5 * time.Second
+	if err := g.registerMetrics(); err != nil {
+		return nil, err
+	}
 	g.engine = g.routes()
 	return g, nil
 }
@@ -192,6 +206,7 @@ func New(cfg Config) (*Gateway, error) {
 // Close waits for background repairs to finish.
 func (g *Gateway) Close() error {
 	g.repairs.Wait()
+	g.unregisterMetrics()
 	return nil
 }
 

@@ -266,13 +266,17 @@ func (g *Gateway) readVersion(ctx context.Context, bucket, key string) (*metadat
 
 func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 	ctx := c.Request.Context()
+	if vid, ok := c.GetQuery("versionId"); ok {
+		g.getObjectVersion(c, bucket, key, vid, head)
+		return
+	}
 	if err := g.requireBucket(ctx, bucket); err != nil {
 		g.fail(c, err)
 		return
 	}
-	v, byNode, err := g.readVersion(ctx, bucket, key)
+	v, byNode, err := g.readObjectVersion(ctx, bucket, key, "")
 	if err != nil {
-		g.fail(c, err)
+		g.failVersion(c, v, err) // a delete marker's headers go with NoSuchKey
 		return
 	}
 	for retries := 3; ; retries-- {
@@ -376,6 +380,7 @@ func setObjectHeaders(h http.Header, v *metadata.Version) {
 	for k, val := range v.UserMeta {
 		h["X-Amz-Meta-"+k] = []string{val}
 	}
+	setVersionHeaders(h, v)
 }
 
 // openObject returns a reader of [start, start+length) of version v,
@@ -413,6 +418,7 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 				start := time.Now()
 				rc, err = cl.ReadShard(ctx, ref, off, n)
 				if err == nil {
+					g.stats.ShardReads.Add(1)
 					return &timedBody{ReadCloser: rc, lat: &g.lat, node: id, start: start}, nil
 				}
 			}
@@ -460,19 +466,6 @@ func inlineRange(b []byte, off, n int64) (io.ReadCloser, error) {
 		end = off + n
 	}
 	return io.NopCloser(bytes.NewReader(b[off:end])), nil
-}
-
-func (g *Gateway) deleteObject(c *gin.Context, bucket, key string) {
-	ctx := c.Request.Context()
-	if err := g.requireBucket(ctx, bucket); err != nil {
-		g.fail(c, err)
-		return
-	}
-	if err := g.deleteKey(ctx, bucket, key); err != nil {
-		g.fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
 }
 
 // shardHolders lists the nodes that may hold shard i of v, home first.

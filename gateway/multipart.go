@@ -342,6 +342,10 @@ func (g *Gateway) completeMultipart(c *gin.Context, bucket, key string) {
 		UserMeta: u.UserMeta, Headers: u.Headers, Tags: u.Tags,
 		EC: u.EC, Shards: u.Shards, Parts: parts,
 	}
+	if v.Versioning, err = g.bucketVersioning(ctx, bucket); err != nil {
+		g.fail(c, err)
+		return
+	}
 	if err := g.commitAs(ctx, v, nil, cond); err != nil {
 		// The parts stay with the upload: the client may try again.
 		g.fail(c, err)
@@ -363,6 +367,7 @@ func (g *Gateway) completeMultipart(c *gin.Context, bucket, key string) {
 		g.log.Warn("finish upload", "upload", uploadID, "err", err)
 	}
 	loc := (&url.URL{Scheme: "http", Host: r.Host, Path: "/" + bucket + "/" + key}).String()
+	setVersionHeaders(c.Writer.Header(), v)
 	s3api.WriteXML(c.Writer, http.StatusOK, &s3api.CompleteMultipartUploadResult{Location: loc, Bucket: bucket, Key: key, ETag: `"` + etag + `"`})
 }
 

@@ -44,7 +44,8 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		g.fail(c, s3api.NewError(s3api.EntityTooLarge))
 		return
 	}
-	if err := g.requireBucket(ctx, bucket); err != nil {
+	state, err := g.bucketVersioning(ctx, bucket)
+	if err != nil {
 		g.fail(c, err)
 		return
 	}
@@ -64,6 +65,7 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		ContentType: r.Header.Get("Content-Type"),
 		ModTime:     hlc.Time().UTC(),
 		UserMeta:    userMeta(r.Header),
+		Versioning:  state,
 		EC: metadata.ErasureInfo{
 			DataShards:   g.codec.DataShards(),
 			ParityShards: g.codec.ParityShards(),
@@ -145,6 +147,7 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		dur.total, dur.hinted = len(v.Shards), hinted
 	}
 	c.Header(headerDurability, dur.header())
+	setVersionHeaders(c.Writer.Header(), v)
 	c.Header("ETag", `"`+v.ETag+`"`)
 	for algo, sum := range v.Checksums {
 		c.Header("x-amz-checksum-"+algo, sum)

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"cairn/internal/s3api"
+	"cairn/transport"
 )
 
 const (
@@ -25,7 +26,12 @@ func (g *Gateway) routes() *gin.Engine {
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = false
 	e.ContextWithFallback = true
-	e.Use(g.requestID, g.recoverPanics, g.accessLog)
+	e.Use(g.requestID)
+	if g.metrics != nil {
+		// Outside recoverPanics, so a recovered panic counts as its 500.
+		e.Use(g.observe)
+	}
+	e.Use(g.recoverPanics, g.accessLog)
 	e.NoRoute(g.serveS3)
 	return e
 }
@@ -34,6 +40,8 @@ func (g *Gateway) requestID(c *gin.Context) {
 	// A per-gateway origin plus a sequence number is unique and cheap.
 	id := strings.ToUpper(fmt.Sprintf("%s%012X", g.origin, g.reqSeq.Add(1)))
 	c.Set(ctxRequestID, id)
+	// Node calls made for this request carry the ID (httptransport sends it).
+	c.Request = c.Request.WithContext(transport.WithRequestID(c.Request.Context(), id))
 	h := c.Writer.Header()
 	h.Set("x-amz-request-id", id)
 	h.Set("x-amz-id-2", id)
@@ -130,12 +138,12 @@ func (g *Gateway) serveS3(c *gin.Context) {
 
 // unsupported are sub-resources that later work brings; until then they get
 // NotImplemented rather than being mistaken for plain object or bucket calls.
-var unsupportedBucket = []string{"uploads", "versions", "lifecycle", "policy", "cors", "tagging", "acl",
+var unsupportedBucket = []string{"uploads", "lifecycle", "policy", "cors", "tagging", "acl",
 	"website", "logging", "notification", "replication", "encryption", "object-lock", "delete", "accelerate",
 	"requestPayment", "ownershipControls", "publicAccessBlock", "analytics", "metrics", "inventory", "intelligent-tiering"}
 
 var unsupportedObject = []string{"uploads", "uploadId", "partNumber", "tagging", "acl", "retention",
-	"legal-hold", "torrent", "attributes", "restore", "select", "versionId"}
+	"legal-hold", "torrent", "attributes", "restore", "select"}
 
 func hasAny(q map[string][]string, names []string) bool {
 	for _, n := range names {
@@ -148,15 +156,11 @@ func hasAny(q map[string][]string, names []string) bool {
 
 func (g *Gateway) serveBucket(c *gin.Context, bucket string, q map[string][]string) {
 	r := c.Request
-	if g.serveBucketExtra(c, bucket, q) {
+	if g.serveBucketExtra(c, bucket, q) || g.serveVersioning(c, bucket, q) {
 		return
 	}
 	if _, ok := q["location"]; ok && r.Method == http.MethodGet {
 		g.getBucketLocation(c, bucket)
-		return
-	}
-	if _, ok := q["versioning"]; ok && r.Method == http.MethodGet {
-		g.getBucketVersioning(c, bucket)
 		return
 	}
 	if hasAny(q, unsupportedBucket) || hasAny(q, []string{"versioning"}) {
@@ -198,7 +202,7 @@ func (g *Gateway) serveObject(c *gin.Context, bucket, key string, q map[string][
 	case http.MethodHead:
 		g.getObject(c, bucket, key, true)
 	case http.MethodDelete:
-		g.deleteObject(c, bucket, key)
+		g.deleteObjectAs(c, bucket, key)
 	default:
 		g.fail(c, s3api.NewError(s3api.MethodNotAllowed))
 	}

@@ -263,21 +263,10 @@ func multipartETag(parts []metadata.Part) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)), nil
 }
 
-// deleteKey writes a tombstone for a key on a write quorum of its homes.
+// deleteKey deletes a key as its bucket's versioning says (a tombstone
+// or a delete marker) on a write quorum of its homes.
 func (g *Gateway) deleteKey(ctx context.Context, bucket, key string) error {
-	homes, err := g.homes(bucket, key)
-	if err != nil {
-		return err
-	}
-	// The tombstone must order after the newest version, whatever this
-	// gateway's clock says.
-	if err := g.stampVersion(&metadata.Version{}, g.latestHLC(ctx, bucket, key)); err != nil {
-		return err
-	}
-	hlc := g.clock.Now()
-	tomb := &metadata.Version{Bucket: bucket, Key: key, VersionID: metadata.NewVersionID(hlc, g.origin), HLC: hlc,
-		Deleted: true, ModTime: hlc.Time().UTC(), Shards: homes}
-	_, err = g.commitVersion(ctx, tomb, nil)
+	_, err := g.deleteKeyVersioned(ctx, bucket, key) // versioning.go
 	return err
 }
 
@@ -335,13 +324,14 @@ func (g *Gateway) deleteObjects(c *gin.Context, bucket string) {
 	s3api.WriteXML(c.Writer, http.StatusOK, &res)
 }
 
-// setTags writes a tag set into the current version's records.
+// setTags writes a tag set into the records of the current version, or of
+// the one ?versionId names.
 func (g *Gateway) setTags(c *gin.Context, bucket, key string, tags map[string]string) error {
 	ctx := c.Request.Context()
 	if err := g.requireBucket(ctx, bucket); err != nil {
 		return err
 	}
-	v, _, err := g.readVersion(ctx, bucket, key)
+	v, _, err := g.readObjectVersion(ctx, bucket, key, c.Query("versionId")) // versioning.go
 	if err != nil {
 		return err
 	}
@@ -400,7 +390,7 @@ func (g *Gateway) getTagging(c *gin.Context, bucket, key string) {
 		g.fail(c, err)
 		return
 	}
-	v, _, err := g.readVersion(ctx, bucket, key)
+	v, _, err := g.readObjectVersion(ctx, bucket, key, c.Query("versionId")) // versioning.go
 	if err != nil {
 		g.fail(c, err)
 		return
@@ -414,7 +404,7 @@ func (g *Gateway) getObjectAttributes(c *gin.Context, bucket, key string) {
 		g.fail(c, err)
 		return
 	}
-	v, _, err := g.readVersion(ctx, bucket, key)
+	v, _, err := g.readObjectVersion(ctx, bucket, key, c.Query("versionId")) // versioning.go
 	if err != nil {
 		g.fail(c, err)
 		return

@@ -402,9 +402,11 @@ func (g *Gateway) sendShard(ctx context.Context, sp *shardPlan, home, target str
 		cr := &countingReader{r: r}
 		err := g.putShardAt(ctx, home, target, ref, cr, size)
 		if err == nil {
+			g.stats.ShardWrites.Add(1)
 			res.node, res.err = target, nil
 			return res
 		}
+		g.stats.FailedShardWrites.Add(1)
 		res.err = fmt.Errorf("shard %d on %s: %w", ref.Index, target, err)
 		sp.markFailed(target)
 		if cr.n.Load() > 0 || ctx.Err() != nil {

@@ -39,7 +39,12 @@ import (
 //
 // The listing fields come first so that DecodeListEntry can stop early.
 //
-// Bucket (format 1): 'B' 1 flags(1=Deleted) HLC:fixed64 Name Created
+// Format 2 tags 12 Versioning (one byte), 13 Purged (fixed64) and 14
+// BaseHLC (fixed64) carry S3 versioning (docs/metadata-schema.md).
+//
+// Bucket (format 1, and the start of format 2): 'B' 1 flags(1=Deleted)
+// HLC:fixed64 Name Created. Format 2 appends extension fields like
+// Version's: tag 1 Versioning (one byte).
 //
 // ListEntry (format 1): 'L' 1 entry, where entry is
 //
@@ -70,10 +75,10 @@ const (
 	kindPage    = 'P'
 
 	// formatV1 is the first format of every kind, and the current one of
-	// all but Version.
+	// all but Version and Bucket.
 	formatV1 = 1
-	// formatV2 is the current Version format: format 1 followed by tagged
-	// extension fields.
+	// formatV2 is the current Version and Bucket format: format 1
+	// followed by tagged extension fields.
 	formatV2 = 2
 )
 
@@ -90,6 +95,16 @@ const (
 	tagHeaders = 9  // Headers: map
 	tagTags    = 10 // Tags: map
 	tagMetaHLC = 11 // MetaHLC: fixed64
+
+	// S3 versioning.
+	tagVersioning = 12 // Versioning: one byte
+	tagPurged     = 13 // Purged: fixed64
+	tagBaseHLC    = 14 // BaseHLC: fixed64
+)
+
+// Tags of Bucket extension fields (format 2), written like Version's.
+const (
+	tagBucketVersioning = 1 // Versioning: one byte
 )
 
 const (
@@ -171,6 +186,15 @@ func (v *Version) AppendBinary(buf []byte) ([]byte, error) {
 	if v.MetaHLC != 0 {
 		b = appendExt(b, tagMetaHLC, binary.BigEndian.AppendUint64(nil, uint64(v.MetaHLC)))
 	}
+	if v.Versioning != Unversioned {
+		b = appendExt(b, tagVersioning, []byte{byte(v.Versioning)})
+	}
+	if v.Purged != 0 {
+		b = appendExt(b, tagPurged, binary.BigEndian.AppendUint64(nil, uint64(v.Purged)))
+	}
+	if v.BaseHLC != 0 {
+		b = appendExt(b, tagBaseHLC, binary.BigEndian.AppendUint64(nil, uint64(v.BaseHLC)))
+	}
 	return b, nil
 }
 
@@ -212,6 +236,12 @@ func (d *decoder) extensions(out *Version) {
 			out.MetaHLC = HLC(fd.fixed64())
 		case tagTags:
 			out.Tags = fd.strMap()
+		case tagVersioning:
+			out.Versioning = fd.versioning()
+		case tagPurged:
+			out.Purged = HLC(fd.fixed64())
+		case tagBaseHLC:
+			out.BaseHLC = HLC(fd.fixed64())
 		default:
 			continue
 		}
@@ -307,10 +337,13 @@ func (bk *Bucket) AppendBinary(buf []byte) ([]byte, error) {
 	if err := checkTime(bk.Created); err != nil {
 		return buf, fmt.Errorf("metadata: encode bucket %s: %w", bk.Name, err)
 	}
-	b := append(buf, kindBucket, formatV1, boolFlag(bk.Deleted, flagDeleted))
+	b := append(buf, kindBucket, formatV2, boolFlag(bk.Deleted, flagDeleted))
 	b = binary.BigEndian.AppendUint64(b, uint64(bk.HLC))
 	b = appendString(b, bk.Name)
 	b = appendTime(b, bk.Created)
+	if bk.Versioning != Unversioned {
+		b = appendExt(b, tagBucketVersioning, []byte{byte(bk.Versioning)})
+	}
 	return b, nil
 }
 
@@ -319,12 +352,15 @@ func (bk *Bucket) AppendBinary(buf []byte) ([]byte, error) {
 func (bk *Bucket) UnmarshalBinary(data []byte) error {
 	d := decoder{b: data, what: "bucket record"}
 	var out Bucket
-	switch d.header(kindBucket, formatV1) {
-	case formatV1:
+	switch format := d.header(kindBucket, formatV2); format {
+	case formatV1, formatV2:
 		out.Deleted = d.flags(flagDeleted)&flagDeleted != 0
 		out.HLC = HLC(d.fixed64())
 		out.Name = d.string()
 		out.Created = d.time()
+		if format >= formatV2 {
+			d.bucketExtensions(&out)
+		}
 	}
 	if err := d.finish(); err != nil {
 		return err

@@ -6,7 +6,10 @@ import "strings"
 //
 //	"b/" + bucket                → Bucket record (or tombstone)
 //	"o/" + bucket + "/" + key    → the newest Version record of that key
+//	"v/" + bucket + "/" + esc(key) 0 1 ^HLC versionID
+//	                             → a retained older version (versioning.go)
 //
+// docs/metadata-schema.md lists every record kind a node stores.
 // Bucket names contain no '/' (S3 forbids it; callers validate names before
 // they get here), so every key of a bucket shares the prefix "o/<bucket>/",
 // no other bucket's keys do, and a prefix scan yields a bucket's keys in

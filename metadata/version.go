@@ -88,6 +88,22 @@ type Version struct {
 	Headers map[string]string
 	// Tags is the object's tag set.
 	Tags map[string]string
+
+	// Versioning is the bucket's versioning state the record was written
+	// under; it decides how the record relates to the key's other versions
+	// (see IsNull). Records written before versioning existed decode as
+	// Unversioned, which is what they were.
+	Versioning Versioning
+	// Purged, when set, makes the record a purge tombstone: the version
+	// VersionID (written at HLC) was deleted for good at Purged. Nodes keep
+	// it in the version's slot so that a copy arriving late is refused.
+	Purged HLC
+	// BaseHLC, when set, is the HLC the version was written with, and HLC
+	// is the later time at which it became the key's current version again
+	// because every newer version was deleted for good. Reads order the
+	// key's current record by HLC; the version's place among the key's
+	// versions is BaseHLC.
+	BaseHLC HLC
 }
 
 // IsInline reports whether the object's shards live in the metadata records.
@@ -110,6 +126,9 @@ type Bucket struct {
 	Created time.Time
 	HLC     HLC
 	Deleted bool
+	// Versioning is the bucket's S3 versioning state. Changing it writes
+	// the record again with a newer HLC.
+	Versioning Versioning
 }
 
 // ListEntry is one key in a node's listing: enough to answer ListObjects

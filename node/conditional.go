@@ -118,13 +118,23 @@ func (n *Node) PutVersionIf(ctx context.Context, v *metadata.Version, cond trans
 	defer b.Close()
 	b.Set(metadata.ObjectRecordKey(v.Bucket, v.Key), rec, nil)
 	b.Set(displacedKey(v.Bucket, v.Key), slot, nil)
+	if cur != nil && keptBeside(cur, v) {
+		// A versioned bucket keeps the displaced version (versions.go);
+		// a rollback takes it back out.
+		old := asNoncurrent(cur)
+		oldRec, err := old.MarshalBinary()
+		if err != nil {
+			return false, err
+		}
+		b.Set(slotKey(old), oldRec, nil)
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return false, fmt.Errorf("put version if %s/%s: %w", v.Bucket, v.Key, err)
 	}
 	if d != nil && d.prev != nil {
 		// v displaces a still-pending write, which keeps the slot; the
 		// record that one displaced is now two writes behind.
-		n.retire(d.prev)
+		n.retireIfGone(d.prev)
 	}
 	return true, nil
 }
@@ -155,7 +165,7 @@ func (n *Node) dropDisplaced(d *displaced, cur *metadata.Version) error {
 		return err
 	}
 	if d.prev != nil && (cur == nil || cur.VersionID != d.prev.VersionID) {
-		n.retire(d.prev)
+		n.retireIfGone(d.prev)
 	}
 	return nil
 }
@@ -182,6 +192,7 @@ func (n *Node) ResolveVersion(ctx context.Context, key metadata.ObjectKey, versi
 	if restore {
 		if d.prev != nil {
 			b.Set(metadata.ObjectRecordKey(key.Bucket, key.Key), d.raw, nil)
+			b.Delete(slotKey(asNoncurrent(d.prev)), nil)
 		} else {
 			b.Delete(metadata.ObjectRecordKey(key.Bucket, key.Key), nil)
 		}
@@ -194,8 +205,8 @@ func (n *Node) ResolveVersion(ctx context.Context, key metadata.ObjectKey, versi
 		n.retire(cur)
 	case d.prev != nil:
 		// Committed, or overtaken by a newer write: either way the
-		// displaced record lost.
-		n.retire(d.prev)
+		// displaced record lost, unless the key keeps it as a version.
+		n.retireIfGone(d.prev)
 	}
 	return nil
 }
@@ -211,6 +222,13 @@ func (n *Node) SetTags(ctx context.Context, key metadata.ObjectKey, versionID st
 	if err != nil {
 		return err
 	}
+	recKey := metadata.ObjectRecordKey(key.Bucket, key.Key)
+	if cur.VersionID != versionID {
+		// An older version the key keeps (versions.go).
+		if old, ferr := n.versionByID(key.Bucket, key.Key, versionID); ferr == nil && old != nil && !old.IsPurged() {
+			cur, recKey = old, slotKey(old)
+		}
+	}
 	if cur.VersionID != versionID || cur.Deleted {
 		return fmt.Errorf("set tags %s@%s: current is %s: %w", key, versionID, cur.VersionID, transport.ErrNotFound)
 	}
@@ -222,7 +240,7 @@ func (n *Node) SetTags(ctx context.Context, key metadata.ObjectKey, versionID st
 	if err != nil {
 		return fmt.Errorf("set tags %s: %w: %v", key, transport.ErrInvalid, err)
 	}
-	if err := n.db.Set(metadata.ObjectRecordKey(key.Bucket, key.Key), rec, pebble.Sync); err != nil {
+	if err := n.db.Set(recKey, rec, pebble.Sync); err != nil {
 		return fmt.Errorf("set tags %s: %w", key, err)
 	}
 	return nil

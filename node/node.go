@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"cairn/placement"
 	"cairn/transport"
@@ -76,6 +78,11 @@ type Config struct {
 	// scanner deletes it: longer than any PUT takes. Default
 	// DefaultOrphanGrace.
 	OrphanGrace time.Duration
+
+	// Metrics, when set, receives the node's Prometheus collector
+	// (metrics.go): hint debt per home, scanner counters, disk usage. Nil
+	// exports none. Open registers, Close unregisters.
+	Metrics prometheus.Registerer
 }
 
 // DefaultConfig returns a Config with every optional field set.
@@ -171,11 +178,16 @@ type Node struct {
 	codecs     sync.Map // metadata.ErasureInfo → *erasure.Codec, for shard checks
 	scan       scanState
 
-	stop context.CancelFunc
-	done sync.WaitGroup
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+	closed  atomic.Bool
+	metrics prometheus.Collector // registered on cfg.Metrics, or nil
 }
 
-var _ transport.NodeClient = (*Node)(nil)
+var (
+	_ transport.NodeClient   = (*Node)(nil)
+	_ transport.VersionStore = (*Node)(nil)
+)
 
 // Open opens (creating if needed) the node's data directory.
 func Open(cfg Config) (*Node, error) {
@@ -209,6 +221,10 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Peers != nil && cfg.Layout != nil {
 		n.done.Go(func() { n.runScanner(ctx) })
 	}
+	if err := n.registerMetrics(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -216,8 +232,12 @@ func Open(cfg Config) (*Node, error) {
 func (n *Node) ID() string { return n.cfg.ID }
 
 // Close stops background work and closes the metadata store. In-flight
-// calls must have returned.
+// calls must have returned. Calling it again does nothing.
 func (n *Node) Close() error {
+	if n.closed.Swap(true) {
+		return nil // already closed; pebble would panic on a second Close
+	}
+	n.unregisterMetrics()
 	n.stop()
 	n.done.Wait()
 	if err := n.db.Close(); err != nil {

@@ -87,6 +87,13 @@ func (n *Node) ReadShard(ctx context.Context, ref transport.ShardRef, off, lengt
 
 func (n *Node) readInline(ref transport.ShardRef, off, length int64) (io.ReadCloser, error) {
 	v, err := n.getVersion(ref.Bucket, ref.Key)
+	if err == nil && v.VersionID != ref.VersionID {
+		// Maybe an older version the key keeps (versions.go).
+		v, err = n.findVersion(ref.Bucket, ref.Key, ref.VersionID)
+		if err == nil && v.IsPurged() {
+			err = fmt.Errorf("shard %s: %w", ref, transport.ErrNotFound)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -133,8 +140,11 @@ func validRef(ref transport.ShardRef) error {
 	return nil
 }
 
-// PutVersion implements transport.NodeClient. The newest record by HLC wins;
-// the loser's shard files on this node are retired once the winner is durable.
+// PutVersion implements transport.NodeClient. The newest record by HLC is
+// the key's current one; a loser is kept among the key's versions when its
+// bucket is versioned (versions.go), else its shard files on this node are
+// retired once the winner is durable. A record with Purged set deletes a
+// version for good.
 func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 	if err := withCtx(ctx); err != nil {
 		return err
@@ -144,31 +154,9 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 	}
 	unlock := n.lockKey(v.Bucket, v.Key)
 	defer unlock()
-	cur, err := n.getVersion(v.Bucket, v.Key)
-	switch {
-	case errors.Is(err, transport.ErrNotFound):
-		cur = nil
-	case err != nil:
-		return err
-	}
-	if cur != nil && cur.VersionID == v.VersionID {
-		return nil // a retry of a write this node already has
-	}
-	if cur != nil && !v.Newer(cur) {
-		n.retire(v)
-		return nil
-	}
-	rec, err := v.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("put version %s/%s: %w: %v", v.Bucket, v.Key, transport.ErrInvalid, err)
-	}
-	if err := n.db.Set(metadata.ObjectRecordKey(v.Bucket, v.Key), rec, pebble.Sync); err != nil {
-		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, err)
-	}
-	if cur != nil {
-		n.retire(cur)
-	}
-	return nil
+	// versions.go: older versions are kept or retired by what the
+	// records say of their bucket's versioning.
+	return n.storeVersion(v)
 }
 
 // retire schedules the removal of the shard files of a version that lost

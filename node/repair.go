@@ -344,7 +344,7 @@ func (n *Node) rebuildShard(ctx context.Context, v *metadata.Version, u shardUni
 			err = n.shards.put(ctx, ref, rc, size, verify)
 			rc.Close()
 			if err == nil {
-				return n.keepIfCurrent(v, ref)
+				return n.keepIfCurrent(v)
 			}
 		}
 	}
@@ -363,24 +363,30 @@ func (n *Node) rebuildShard(ctx context.Context, v *metadata.Version, u shardUni
 	if err != nil {
 		return err
 	}
-	return n.keepIfCurrent(v, ref)
+	return n.keepIfCurrent(v)
 }
 
 var errRebuildAbandoned = errors.New("node: rebuild abandoned")
 
-// keepIfCurrent removes a shard just rebuilt for v if v lost to a newer
-// version meanwhile: the retirement ran before the file existed.
-func (n *Node) keepIfCurrent(v *metadata.Version, ref transport.ShardRef) error {
+// keepIfCurrent retires v again if it lost to a newer version while its
+// shard was being rebuilt: the first retirement may have run before the
+// file existed.
+func (n *Node) keepIfCurrent(v *metadata.Version) error {
 	unlock := n.lockKey(v.Bucket, v.Key)
 	defer unlock()
 	cur, err := n.getVersion(v.Bucket, v.Key)
 	if err == nil && cur.VersionID == v.VersionID {
 		return nil
 	}
+	if err == nil {
+		if kept, ferr := n.findVersion(v.Bucket, v.Key, v.VersionID); ferr == nil && !kept.IsPurged() {
+			return nil // an older version the key keeps
+		}
+	}
 	if err != nil && !errors.Is(err, transport.ErrNotFound) {
 		return nil // cannot tell; the orphan collector decides later
 	}
-	return n.shards.remove(ref)
+	return n.scheduleRetire(v)
 }
 
 // sendShard rebuilds shard i of unit u of v here and streams it to node

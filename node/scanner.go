@@ -31,7 +31,8 @@ package node
 //     from the fallback that holds it as a hint) and written through the
 //     crash-safe shard store.
 //  4. Orphans. Shard files that no record, pending conditional write,
-//     in-progress multipart part or hint on this node names, and whose
+//     retired version still in its grace (retire.go), in-progress
+//     multipart part or hint on this node names, and whose
 //     mtime is older than OrphanGrace, are deleted. The grace covers PUTs in
 //     flight, whose shards land before their records.
 //
@@ -671,6 +672,20 @@ func (n *Node) referencedHashes(ctx context.Context) (map[string]bool, error) {
 		return nil
 	})
 	if err == nil {
+		// Older versions a versioned key keeps (versions.go); purge
+		// tombstones reference nothing.
+		err = scan("v/", func(k, val []byte) error {
+			var v metadata.Version
+			if err := v.UnmarshalBinary(val); err != nil {
+				return fmt.Errorf("version record %q: %w", k, err)
+			}
+			if !v.IsPurged() {
+				addVersion(&v)
+			}
+			return nil
+		})
+	}
+	if err == nil {
 		err = scan("d/", func(k, val []byte) error {
 			l, w := binary.Uvarint(val)
 			if w <= 0 || l > uint64(len(val)-w) {
@@ -683,6 +698,18 @@ func (n *Node) referencedHashes(ctx context.Context) (map[string]bool, error) {
 				}
 				addVersion(&v)
 			}
+			return nil
+		})
+	}
+	if err == nil {
+		// Retired versions keep their shards until their grace ends
+		// (retire.go): readers may still be on them.
+		err = scan(retirePrefix, func(k, val []byte) error {
+			var v metadata.Version
+			if err := v.UnmarshalBinary(val); err != nil {
+				return fmt.Errorf("retirement %q: %w", k, err)
+			}
+			addVersion(&v)
 			return nil
 		})
 	}

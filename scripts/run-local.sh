@@ -11,6 +11,8 @@ gw_addr=${CAIRN_GATEWAY_ADDR:-127.0.0.1:9000}
 base_port=${CAIRN_NODE_BASE_PORT:-9101}
 gossip_base=${CAIRN_GOSSIP_BASE_PORT:-9201}
 gw_gossip=${CAIRN_GATEWAY_GOSSIP:-127.0.0.1:9200}
+gw_admin=${CAIRN_GATEWAY_ADMIN:-127.0.0.1:9001}
+admin_base=${CAIRN_NODE_ADMIN_BASE_PORT:-9301}
 access=${CAIRN_ACCESS_KEY:-cairnadmin}
 secret=${CAIRN_SECRET_KEY:-cairnadmin}
 export CAIRN_ACCESS_KEY=$access CAIRN_SECRET_KEY=$secret
@@ -39,10 +41,11 @@ for i in $(seq 1 "$nodes"); do
 	port=$((base_port + i - 1))
 	mkdir -p "$data/n$i"
 	"$bin/objnode" --id "n$i" --data "$data/n$i" --listen "127.0.0.1:$port" --nodes "$spec" \
+		--admin "127.0.0.1:$((admin_base + i - 1))" \
 		--gossip "127.0.0.1:$((gossip_base + i - 1))" --seeds "$seeds" >>"$data/logs/n$i.log" 2>&1 &
 	pids+=($!)
 done
-"$bin/objgw" --listen "$gw_addr" --nodes "$spec" --ec 4+2 --gossip "$gw_gossip" --seeds "$seeds" >>"$data/logs/gateway.log" 2>&1 &
+"$bin/objgw" --listen "$gw_addr" --admin "$gw_admin" --nodes "$spec" --ec 4+2 --gossip "$gw_gossip" --seeds "$seeds" >>"$data/logs/gateway.log" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
 
@@ -57,6 +60,7 @@ cat <<MSG
 Cairn is running.
 
   S3 endpoint:  http://$gw_addr
+  admin:        http://$gw_admin/metrics  /health/ready (nodes: 127.0.0.1:$admin_base..)
   access key:   $access
   secret key:   $secret
   region:       us-east-1

@@ -1,5 +1,6 @@
 // Command objgw runs a Cairn S3 gateway in front of the storage nodes named
-// by --nodes.
+// by --nodes. Settings come from flags, CAIRN_* variables and a YAML file
+// (--config), in that order; `objgw -h` lists them.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"cairn/gateway"
 	"cairn/internal/cli"
+	"cairn/internal/metrics"
 	"cairn/internal/s3api"
 	"cairn/membership"
 	"cairn/transport"
@@ -24,49 +26,39 @@ import (
 
 func main() {
 	if err := run(); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
 		fmt.Fprintln(os.Stderr, "objgw:", err)
 		os.Exit(1)
 	}
 }
 
 func run() error {
-	fs := flag.NewFlagSet("objgw", flag.ContinueOnError)
-	listen := fs.String("listen", cli.Env("CAIRN_LISTEN", "127.0.0.1:9000"), "S3 listen address (env CAIRN_LISTEN)")
-	nodes := fs.String("nodes", cli.Env("CAIRN_NODES", ""), "storage nodes as id=host:port[@zone],... (env CAIRN_NODES)")
-	ec := fs.String("ec", cli.Env("CAIRN_EC", "4+2"), "erasure code data+parity shards (env CAIRN_EC)")
-	inline := fs.Int64("inline-threshold", 128<<10, "objects up to this many bytes live in metadata records")
-	region := fs.String("region", cli.Env("CAIRN_REGION", "us-east-1"), "region reported to clients (env CAIRN_REGION)")
-	domains := fs.String("domains", cli.Env("CAIRN_DOMAINS", "localhost"), "comma-separated domains for virtual-host-style buckets (env CAIRN_DOMAINS)")
-	id := fs.String("id", cli.Env("CAIRN_GATEWAY_ID", "gw1"), "gateway ID in the gossip pool (env CAIRN_GATEWAY_ID)")
-	gossip := cli.RegisterGossip(fs, "127.0.0.1:7945")
-	logOpts := cli.LogFlags(fs)
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	cfg, err := cli.LoadGateway(os.Args[1:], cli.OSEnv, os.ReadFile, os.Stderr)
+	if err != nil {
 		return err
 	}
-	log, err := logOpts.Logger(os.Stderr)
+	if cfg.ShowVersion {
+		fmt.Println(cli.Version("objgw"))
+		return nil
+	}
+	log, err := cfg.Log.Logger(os.Stderr)
 	if err != nil {
 		return err
 	}
 	slog.SetDefault(log)
 
-	var k, m int
-	if _, err := fmt.Sscanf(*ec, "%d+%d", &k, &m); err != nil {
-		return fmt.Errorf("--ec %q: want data+parity, e.g. 4+2", *ec)
-	}
-	layout, err := cli.ParseNodes(*nodes)
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	members, err := gossip.Membership(ctx, *id, membership.RoleGateway, *listen, "", log)
+	members, err := cfg.Gossip.Membership(ctx, cfg.ID, membership.RoleGateway, cfg.Listen, cfg.Admin, "", log)
 	if err != nil {
 		return err
 	}
 	defer members.Close()
 	hc := &http.Client{Transport: httptransport.NewTransport()}
 	dialer := transport.StaticDialer{}
-	for _, n := range layout.Nodes {
+	for _, n := range cfg.Layout.Nodes {
 		dialer[string(n.ID)] = httptransport.NewClient(string(n.ID), n.Addr, hc)
 	}
 	// A node is up when gossip says so; before gossip has heard of it at
@@ -77,42 +69,37 @@ func run() error {
 		}
 		return members.Alive(id)
 	}
-	access := cli.Env("CAIRN_ACCESS_KEY", "cairnadmin")
-	secret := cli.Env("CAIRN_SECRET_KEY", "cairnadmin")
+	reg := metrics.NewRegistry()
 	gw, err := gateway.New(gateway.Config{
-		Layout:          layout,
+		Layout:          cfg.Layout,
 		Dialer:          dialer,
-		Credentials:     s3api.StaticCredentials{access: secret},
+		Credentials:     s3api.StaticCredentials{cfg.AccessKey: cfg.SecretKey},
 		Alive:           alive,
-		DataShards:      k,
-		ParityShards:    m,
-		InlineThreshold: *inline,
-		Region:          *region,
-		Domains:         cli.SplitList(*domains),
+		DataShards:      cfg.DataShards,
+		ParityShards:    cfg.ParityShards,
+		InlineThreshold: cfg.InlineThreshold,
+		Region:          cfg.Region,
+		Domains:         cli.SplitList(cfg.Domains),
 		Logger:          log,
+		Metrics:         reg,
 	})
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Addr:              *listen,
+	s3 := &http.Server{
+		Addr:              cfg.Listen,
 		Handler:           gw,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("gateway started", "listen", *listen, "nodes", len(layout.Nodes), "ec", *ec)
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = srv.Shutdown(shutdownCtx)
-		cancel()
+	admin := &http.Server{
+		Addr:              cfg.Admin,
+		Handler:           metrics.NewAdminMux(reg, nil, func(context.Context) error { return gw.Ready() }),
+		ReadHeaderTimeout: 10 * time.Second,
 	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
+	log.Info("gateway started", "version", cli.Version("objgw"), "listen", cfg.Listen, "admin", cfg.Admin,
+		"nodes", len(cfg.Layout.Nodes), "ec", cfg.EC)
+	err = cli.Serve(ctx, s3, admin)
 	return errors.Join(err, gw.Close())
 }

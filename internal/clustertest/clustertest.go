@@ -53,6 +53,9 @@ type Options struct {
 	// ReplayRate bounds each node's hint replay in bytes per second; zero
 	// keeps the node's default.
 	ReplayRate int64
+	// RetireGrace is passed to every node (node.Config.RetireGrace): how
+	// long the shards of a replaced version stay; zero keeps the default.
+	RetireGrace time.Duration
 	// GatewayFaults, when set, sits between the gateway and the nodes, so a
 	// test can cut or slow nodes as the gateway sees them while the nodes
 	// still reach each other.
@@ -214,7 +217,7 @@ func (n *Node) serve(ln net.Listener) error {
 		Peers: n.dialer, Alive: n.cluster.Alive, HandoffInterval: n.handoff,
 		Layout: n.layout, HomesPerPG: cmp.Or(n.opts.DataShards, 4) + cmp.Or(n.opts.ParityShards, 2),
 		ScanInterval: n.opts.ScanInterval, OrphanGrace: n.opts.OrphanGrace, HintWindow: n.opts.HintWindow,
-		ReplayRate: n.opts.ReplayRate})
+		ReplayRate: n.opts.ReplayRate, RetireGrace: n.opts.RetireGrace})
 	if err != nil {
 		ln.Close()
 		return err

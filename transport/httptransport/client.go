@@ -60,6 +60,9 @@ func (c *Client) do(ctx context.Context, op, method, u string, body io.Reader, s
 	if err != nil {
 		return nil, fmt.Errorf("%s on node %s: %w", op, c.node, err)
 	}
+	if id := transport.RequestIDFrom(ctx); id != "" {
+		req.Header.Set(transport.HeaderRequestID, id)
+	}
 	if body != nil {
 		req.ContentLength = size
 		if size == 0 {

@@ -34,6 +34,7 @@ func NewHandler(node transport.NodeClient, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET "+pathBuckets, h.buckets)
 	h.registerS3Ops()
 	h.registerAntiEntropy()
+	h.registerVersions()
 	if hinter, ok := node.(transport.Hinter); ok {
 		h.mux.HandleFunc("PUT "+pathShardHint, func(w http.ResponseWriter, r *http.Request) { h.putShardHint(w, r, hinter) })
 		h.mux.HandleFunc("PUT "+pathVersionHint, func(w http.ResponseWriter, r *http.Request) { h.putVersionHint(w, r, hinter) })
@@ -77,7 +78,15 @@ func (h *Handler) putVersionHint(w http.ResponseWriter, r *http.Request, hinter 
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. The gateway's S3 request ID, when the
+// request carries one, goes into the request's context for the node's own
+// logging (transport.RequestIDFrom).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id := r.Header.Get(transport.HeaderRequestID); id != "" {
+		r = r.WithContext(transport.WithRequestID(r.Context(), id))
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
 	code := transport.CodeOf(err)
@@ -90,7 +99,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, op string, err er
 	case transport.CodeUnavailable, transport.CodeHintRefused:
 		status = http.StatusServiceUnavailable
 	default:
-		h.log.Error("node request failed", "op", op, "err", err)
+		h.log.Error("node request failed", "op", op, "request_id", transport.RequestIDFrom(r.Context()), "err", err)
 	}
 	w.Header().Set(headerError, strconv.Itoa(int(code)))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -59,7 +59,7 @@ func run() (int, error) {
 	unsigned := fs.Bool("unsigned-payload", false, "send UNSIGNED-PAYLOAD instead of signing the body's SHA-256")
 	opTimeout := fs.Duration("op-timeout", 60*time.Second, "timeout of one request")
 	// Scenario.
-	suite := fs.String("suite", "", "run a built-in scenario set instead of the one scenario the flags below describe: standard or smoke")
+	suite := fs.String("suite", "", "run a built-in scenario set instead of the one scenario the flags below describe: standard, datapath or smoke")
 	suiteDur := fs.Duration("suite-duration", 0, "duration of each suite scenario (default 20s for standard, 1s for smoke)")
 	name := fs.String("name", "", "scenario name (default kind-size-cN)")
 	kind := fs.String("kind", "put", "put, get, mixed or list")
@@ -104,6 +104,8 @@ func run() (int, error) {
 		scenarios = benchmarks.StandardSuite(cmpOr(*suiteDur, 20*time.Second))
 	case "smoke":
 		scenarios = benchmarks.SmokeSuite(cmpOr(*suiteDur, time.Second))
+	case "datapath":
+		scenarios = benchmarks.DataPathSuite(cmpOr(*suiteDur, 20*time.Second))
 	case "":
 		size, err := benchmarks.ParseSize(*sizeFlag)
 		if err != nil {
@@ -118,7 +120,7 @@ func run() (int, error) {
 		}
 		scenarios = append(scenarios, sc)
 	default:
-		return 2, fmt.Errorf("--suite %q: want standard or smoke", *suite)
+		return 2, fmt.Errorf("--suite %q: want standard, datapath or smoke", *suite)
 	}
 	var faults []benchmarks.FaultEvent
 	for _, f := range faultFlags {

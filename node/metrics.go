@@ -1,0 +1,149 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"cairn/internal/metrics"
+)
+
+// ErrClosed is returned by Ready once the node has been closed.
+var ErrClosed = errors.New("node: closed")
+
+// Ready reports whether the node can serve: its store is open and its data
+// directory is reachable. It is the node's readiness check.
+func (n *Node) Ready() error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	if _, err := n.cfg.FS.Stat(n.cfg.Dir); err != nil {
+		return fmt.Errorf("node %s: data directory: %w", n.cfg.ID, err)
+	}
+	return nil
+}
+
+func (n *Node) registerMetrics() error {
+	if n.cfg.Metrics == nil {
+		return nil
+	}
+	c := newCollector(n)
+	if err := n.cfg.Metrics.Register(c); err != nil {
+		return fmt.Errorf("node: register metrics: %w", err)
+	}
+	n.metrics = c
+	return nil
+}
+
+func (n *Node) unregisterMetrics() {
+	if n.metrics != nil {
+		n.cfg.Metrics.Unregister(n.metrics)
+		n.metrics = nil
+	}
+}
+
+// collector exports what the node already counts, read at scrape time:
+// hint debt per home (HintStats), the scanner's counters (ScannerStats) and
+// the usage of the data directory's file system. Every metric carries the
+// node's ID, so that several nodes may share a registry in one process.
+//
+// Not exported: objects and bytes by remaining redundancy. The scanner
+// counts missing and corrupt shards but keeps no per-object tally of how
+// many shards each object still has, so there is nothing honest to export
+// yet; see docs/architecture.md, "Operations".
+type collector struct {
+	n    *Node
+	disk prometheus.Collector
+
+	hints, hintBytes, hintAge, replayed, debts *prometheus.Desc
+
+	scanCounters []scanCounter
+	lastPass     *prometheus.Desc
+	lastDuration *prometheus.Desc
+}
+
+type scanCounter struct {
+	desc *prometheus.Desc
+	get  func(*ScannerStats) int64
+}
+
+func newCollector(n *Node) *collector {
+	labels := prometheus.Labels{"node": n.cfg.ID}
+	home := []string{"home"}
+	desc := func(name, help string, vars []string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, vars, labels)
+	}
+	c := &collector{
+		n:         n,
+		disk:      metrics.NewDiskCollector(n.cfg.Dir, labels),
+		hints:     desc("cairn_node_hints", "Hints held for a home that was away.", home),
+		hintBytes: desc("cairn_node_hint_bytes", "Bytes of hints held for a home.", home),
+		hintAge:   desc("cairn_node_hint_oldest_age_seconds", "Age of the oldest hint held for a home.", home),
+		replayed:  desc("cairn_node_hint_replayed_bytes_total", "Hint bytes handed back to a home since the node started.", home),
+		debts:     desc("cairn_node_repair_debts", "Shards recorded for repair at a home instead of hinted.", home),
+		lastPass:  desc("cairn_node_scanner_last_pass_timestamp_seconds", "When the scanner's last pass ended, Unix time.", nil),
+		lastDuration: desc("cairn_node_scanner_last_pass_duration_seconds",
+			"How long the scanner's last pass took.", nil),
+	}
+	for _, s := range []struct {
+		name, help string
+		get        func(*ScannerStats) int64
+	}{
+		{"passes", "Scanner passes completed.", func(s *ScannerStats) int64 { return s.Passes }},
+		{"records_scanned", "Own records walked by the scrub.", func(s *ScannerStats) int64 { return s.RecordsScanned }},
+		{"records_pulled", "Records taken from other homes by anti-entropy.", func(s *ScannerStats) int64 { return s.RecordsPulled }},
+		{"buckets_pulled", "Bucket records taken from other nodes.", func(s *ScannerStats) int64 { return s.BucketsPulled }},
+		{"shards_verified", "Shards whose every frame the scrub verified.", func(s *ScannerStats) int64 { return s.ShardsVerified }},
+		{"verified_bytes", "Bytes the scrub verified.", func(s *ScannerStats) int64 { return s.BytesVerified }},
+		{"shards_missing", "Shards the scrub found missing.", func(s *ScannerStats) int64 { return s.ShardsMissing }},
+		{"shards_corrupt", "Shards and inline fragments that failed verification (checksum failures).", func(s *ScannerStats) int64 { return s.ShardsCorrupt }},
+		{"shards_rebuilt", "Shards the scanner rebuilt or copied home.", func(s *ScannerStats) int64 { return s.ShardsRebuilt }},
+		{"repair_failures", "Repairs the scanner attempted and could not finish.", func(s *ScannerStats) int64 { return s.RepairFailures }},
+		{"orphans_removed", "Unreferenced shard files deleted.", func(s *ScannerStats) int64 { return s.OrphansRemoved }},
+		{"debts_settled", "Repair debts settled.", func(s *ScannerStats) int64 { return s.DebtsSettled }},
+	} {
+		c.scanCounters = append(c.scanCounters, scanCounter{
+			desc: desc("cairn_node_scanner_"+s.name+"_total", s.help, nil),
+			get:  s.get,
+		})
+	}
+	return c
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	c.disk.Describe(ch)
+	for _, d := range []*prometheus.Desc{c.hints, c.hintBytes, c.hintAge, c.replayed, c.debts, c.lastPass, c.lastDuration} {
+		ch <- d
+	}
+	for _, s := range c.scanCounters {
+		ch <- s.desc
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	c.disk.Collect(ch)
+	now := c.n.cfg.Now()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for home, s := range c.n.HintStats() {
+		gauge(c.hints, float64(s.Count), home)
+		gauge(c.hintBytes, float64(s.Bytes), home)
+		age := 0.0
+		if s.Count > 0 && !s.Oldest.IsZero() {
+			age = max(0, now.Sub(s.Oldest).Seconds())
+		}
+		gauge(c.hintAge, age, home)
+		ch <- prometheus.MustNewConstMetric(c.replayed, prometheus.CounterValue, float64(s.ReplayedBytes), home)
+		gauge(c.debts, float64(s.RepairDebts), home)
+	}
+	st := c.n.ScannerStats()
+	for _, s := range c.scanCounters {
+		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.CounterValue, float64(s.get(&st)))
+	}
+	if !st.LastPass.IsZero() {
+		gauge(c.lastPass, float64(st.LastPass.UnixNano())/1e9)
+		gauge(c.lastDuration, st.LastPassDuration.Seconds())
+	}
+}
