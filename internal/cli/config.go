@@ -304,4 +304,3 @@ func parseEC(s string) (k, m int, err error) {
 	}
 	return k, m, nil
 }
-
