@@ -18,8 +18,15 @@ import (
 
 func openTestNode(t *testing.T) (*Node, string) {
 	t.Helper()
+	return openTestNodeWith(t, Config{})
+}
+
+// openTestNodeWith opens node n1 in a fresh directory with cfg's settings.
+func openTestNodeWith(t *testing.T, cfg Config) (*Node, string) {
+	t.Helper()
 	dir := t.TempDir()
-	n, err := Open(Config{ID: "n1", Dir: dir})
+	cfg.ID, cfg.Dir = "n1", dir
+	n, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -55,8 +55,7 @@ func hasShard(n *Node, ref transport.ShardRef) bool {
 
 func TestVersionedBucketKeepsEveryVersion(t *testing.T) {
 	t.Parallel()
-	n, _ := openTestNode(t)
-	n.cfg.RetireGrace = -1
+	n, _ := openTestNodeWith(t, Config{RetireGrace: -1})
 	ctx := t.Context()
 	var refs []transport.ShardRef
 	// Out of order, as hints and write-backs deliver them.
@@ -99,8 +98,7 @@ func TestVersionedBucketKeepsEveryVersion(t *testing.T) {
 
 func TestUnversionedOverwriteWritesNoVersions(t *testing.T) {
 	t.Parallel()
-	n, _ := openTestNode(t)
-	n.cfg.RetireGrace = -1
+	n, _ := openTestNodeWith(t, Config{RetireGrace: -1})
 	ctx := t.Context()
 	r1 := putShard(t, n, "k", "v1")
 	n.PutVersion(ctx, version("k", "v1", 1))
@@ -125,8 +123,7 @@ func TestUnversionedOverwriteWritesNoVersions(t *testing.T) {
 
 func TestSuspendedReplacesOnlyTheNullVersion(t *testing.T) {
 	t.Parallel()
-	n, _ := openTestNode(t)
-	n.cfg.RetireGrace = -1
+	n, _ := openTestNodeWith(t, Config{RetireGrace: -1})
 	ctx := t.Context()
 	null1 := putShard(t, n, "k", "n1")
 	n.PutVersion(ctx, version("k", "n1", 1)) // written before versioning
@@ -153,8 +150,7 @@ func TestSuspendedReplacesOnlyTheNullVersion(t *testing.T) {
 
 func TestPurgeFallsBackAndRefusesLateCopies(t *testing.T) {
 	t.Parallel()
-	n, _ := openTestNode(t)
-	n.cfg.RetireGrace = -1
+	n, _ := openTestNodeWith(t, Config{RetireGrace: -1})
 	ctx := t.Context()
 	key := metadata.ObjectKey{Bucket: "b", Key: "k"}
 	v1 := versioned("k", "a1", 10, metadata.VersioningEnabled)
