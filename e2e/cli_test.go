@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -200,6 +201,49 @@ func TestCLIAws(t *testing.T) {
 	cmd.Env = append(cliEnviron(), env...)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "412") {
 		t.Errorf("head-object --if-match wrong: %v %s; want 412", err, out)
+	}
+
+	// Versioned calls.
+	awsr("s3api", "create-bucket", "--bucket", "cli-versions")
+	awsr("s3api", "put-bucket-versioning", "--bucket", "cli-versions", "--versioning-configuration", "Status=Enabled")
+	if out := awsr("s3api", "get-bucket-versioning", "--bucket", "cli-versions"); !strings.Contains(out, `"Enabled"`) {
+		t.Errorf("get-bucket-versioning: %s; want Enabled", out)
+	}
+	var ids []string
+	for _, body := range []string{"first", "second"} {
+		f := filepath.Join(dir, body)
+		writeFile(t, f, []byte(body))
+		var put struct{ VersionId string }
+		if err := json.Unmarshal([]byte(awsr("s3api", "put-object", "--bucket", "cli-versions", "--key", "doc", "--body", f)), &put); err != nil || put.VersionId == "" {
+			t.Fatalf("put-object in a versioned bucket: %v, version %q", err, put.VersionId)
+		}
+		ids = append(ids, put.VersionId)
+	}
+	old := filepath.Join(dir, "doc.first")
+	awsr("s3api", "get-object", "--bucket", "cli-versions", "--key", "doc", "--version-id", ids[0], old)
+	if b, _ := os.ReadFile(old); string(b) != "first" {
+		t.Errorf("get-object --version-id of the first version: %q", b)
+	}
+	var del struct{ DeleteMarker bool }
+	json.Unmarshal([]byte(awsr("s3api", "delete-object", "--bucket", "cli-versions", "--key", "doc")), &del)
+	if !del.DeleteMarker {
+		t.Errorf("delete-object in a versioned bucket made no delete marker")
+	}
+	var listing struct {
+		Versions []struct {
+			VersionId string
+			IsLatest  bool
+		}
+		DeleteMarkers []struct {
+			VersionId string
+			IsLatest  bool
+		}
+	}
+	if err := json.Unmarshal([]byte(awsr("s3api", "list-object-versions", "--bucket", "cli-versions")), &listing); err != nil {
+		t.Fatal(err)
+	}
+	if len(listing.Versions) != 2 || len(listing.DeleteMarkers) != 1 || !listing.DeleteMarkers[0].IsLatest || listing.Versions[0].IsLatest || listing.Versions[1].IsLatest {
+		t.Errorf("list-object-versions: %+v; want 2 versions under 1 latest delete marker", listing)
 	}
 }
 
