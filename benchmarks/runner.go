@@ -44,6 +44,10 @@ type Config struct {
 	// SkipReadBack skips reading back every object after each scenario.
 	SkipReadBack bool
 	Logger       *slog.Logger // default discards
+	// Measured, if set, is called right before a scenario's measured phase
+	// and returns what to call right after it: for a caller that measures
+	// something of its own over the same span (CPU time, memory).
+	Measured func(Scenario) (done func())
 }
 
 // Runner runs scenarios one after another against one bucket. A Runner
@@ -221,7 +225,14 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (*ScenarioResult, error) 
 		}
 	}
 
+	var measured func()
+	if r.cfg.Measured != nil {
+		measured = r.cfg.Measured(sc)
+	}
 	res.Elapsed, res.Faults = st.measure(ctx)
+	if measured != nil {
+		measured()
+	}
 	res.Raced = st.rec.raced.Load()
 	if len(sc.Faults) > 0 {
 		healed, err := r.cfg.Faults.Heal()

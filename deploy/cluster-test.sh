@@ -19,6 +19,8 @@ compose+=(-p "$project" -f "$PWD/deploy/compose.yaml")
 export CAIRN_TAG=${CAIRN_TAG:-dev}
 # One machine: detect a stopped container in about a second, not six.
 export CAIRN_GOSSIP_PROFILE=${CAIRN_GOSSIP_PROFILE:-local}
+# A fresh cluster secret per run: internode requests are signed with it.
+export CAIRN_CLUSTER_SECRET=${CAIRN_CLUSTER_SECRET:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
 
 for role in objnode objgw; do
 	if ! out=$(docker build -q -f deploy/Dockerfile --build-arg ROLE=$role -t "cairn-$role:$CAIRN_TAG" bin/ 2>&1); then

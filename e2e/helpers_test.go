@@ -358,9 +358,16 @@ func shardFiles(t testing.TB, c *clustertest.Cluster) []string {
 	return filesUnder(t, c, "shards")
 }
 
-// tmpFiles lists every file under the nodes' tmp directories.
+// tmpFiles lists every shard file still being written: those in the nodes'
+// old tmp directories and the ".tmp." files beside the shards.
 func tmpFiles(t testing.TB, c *clustertest.Cluster) []string {
-	return filesUnder(t, c, "tmp")
+	files := filesUnder(t, c, "tmp")
+	for _, f := range shardFiles(t, c) {
+		if strings.HasPrefix(filepath.Base(f), ".tmp.") {
+			files = append(files, f)
+		}
+	}
+	return files
 }
 
 func filesUnder(t testing.TB, c *clustertest.Cluster, sub string) []string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/reedsolomon"
 	"github.com/minio/highwayhash"
@@ -95,6 +96,21 @@ type Codec struct {
 	blockSize int
 	fragSize  int // fragment size of a full block: ceil(blockSize/k)
 	rs        reedsolomon.Encoder
+
+	// Buffers reused across requests: without them every large PUT
+	// allocates and zeroes a block's k+m frames, and every GET k frames.
+	blockBufs sync.Pool // *[]byte of k+m frame strides (Encoder)
+	frameBufs sync.Pool // *[]byte of one frame stride (frameReader)
+}
+
+// getBuf returns a buffer of n bytes from pool, whose buffers all have n
+// bytes. Its contents are whatever the last user left.
+func getBuf(pool *sync.Pool, n int) *[]byte {
+	if b, ok := pool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, n)
+	return &b
 }
 
 // New returns a Codec with k data shards and m parity shards.

@@ -138,6 +138,38 @@ func (d *decoder) Read(p []byte) (int, error) {
 	return 0, d.err
 }
 
+// WriteTo implements io.WriterTo: io.Copy hands each decoded fragment
+// straight to w, one write per fragment, where Read would copy it through a
+// 32 KiB buffer first.
+func (d *decoder) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for d.err == nil {
+		if d.pos == d.end {
+			if d.nextBlock > d.last {
+				d.finish(io.EOF)
+				break
+			}
+			if err := d.load(d.nextBlock); err != nil {
+				d.finish(err)
+				break
+			}
+			d.nextBlock++
+			continue
+		}
+		i, o := d.pos/d.fragSize, d.pos%d.fragSize
+		n, err := w.Write(d.frags[i][o:min(d.fragSize, d.end-i*d.fragSize)])
+		d.pos += n
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	if d.err == io.EOF {
+		return total, nil
+	}
+	return total, d.err
+}
+
 // Close closes every open shard reader.
 func (d *decoder) Close() error {
 	if d.err == nil {
@@ -203,9 +235,7 @@ func (d *decoder) loadFrames(b int64) (int, error) {
 			d.all[i] = src.frag(i, fs)
 		case i < c.k:
 			// A failed data shard's buffer receives its reconstruction.
-			if s.buf == nil {
-				s.buf = make([]byte, c.frameStride())
-			}
+			src.ensureBuf(s, fs)
 			d.all[i] = s.buf[ChecksumSize:ChecksumSize]
 		default:
 			d.all[i] = nil

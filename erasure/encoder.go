@@ -28,8 +28,9 @@ type Encoder struct {
 	// Write copies data straight into the data fragments and each frame
 	// goes out in one Write call.
 	buf    []byte
-	n      int   // bytes of the current block in buf
-	block  int64 // index of the current block
+	bufp   *[]byte // buf's handle in Codec.blockBufs
+	n      int     // bytes of the current block in buf
+	block  int64   // index of the current block
 	frames [][]byte
 	frags  [][]byte
 
@@ -69,7 +70,8 @@ func (e *Encoder) Write(p []byte) (int, error) {
 		return 0, ErrClosed
 	}
 	if e.buf == nil {
-		e.buf = make([]byte, e.c.TotalShards()*int(e.c.frameStride()))
+		e.bufp = getBuf(&e.c.blockBufs, e.c.TotalShards()*int(e.c.frameStride()))
+		e.buf = *e.bufp
 	}
 	stride, fs, bs := int(e.c.frameStride()), e.c.fragSize, e.c.blockSize
 	written := 0
@@ -89,6 +91,44 @@ func (e *Encoder) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// ReadFrom implements io.ReaderFrom: it reads r straight into the block
+// buffer, one fragment at most per Read, so that io.Copy from a request body
+// does not first copy every byte through a buffer of its own. It returns
+// when r returns io.EOF (not an error) or an error, or when more than m
+// shards have failed; the data read stays buffered until Close.
+func (e *Encoder) ReadFrom(r io.Reader) (int64, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.closed {
+		return 0, ErrClosed
+	}
+	if e.buf == nil {
+		e.bufp = getBuf(&e.c.blockBufs, e.c.TotalShards()*int(e.c.frameStride()))
+		e.buf = *e.bufp
+	}
+	stride, fs, bs := int(e.c.frameStride()), e.c.fragSize, e.c.blockSize
+	var total int64
+	for {
+		i, o := e.n/fs, e.n%fs
+		start := i*stride + ChecksumSize + o
+		n, err := r.Read(e.buf[start : start+min(fs-o, bs-e.n)])
+		e.n += n
+		total += int64(n)
+		if e.n == bs {
+			if ferr := e.flush(); ferr != nil {
+				return total, ferr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // Close encodes and writes the last, partial block. Closing an Encoder again
 // returns the result of the first Close.
 func (e *Encoder) Close() error {
@@ -99,7 +139,13 @@ func (e *Encoder) Close() error {
 	if e.err == nil {
 		e.flush()
 	}
-	e.buf = nil
+	// Every shard write has returned, and writers do not retain what they
+	// were given, so the buffer is free. After a failed Write it is not
+	// reused: a writer that failed may still hold it.
+	if e.bufp != nil && e.err == nil {
+		e.c.blockBufs.Put(e.bufp)
+	}
+	e.buf, e.bufp = nil, nil
 	return e.err
 }
 

@@ -21,10 +21,11 @@ const (
 type shardReader struct {
 	state shardState
 	rc    io.ReadCloser
-	err   error  // why the shard failed
-	buf   []byte // frame buffer, capacity of a full frame
-	ok    bool   // the current block's frame was read and verified
-	res   error  // result of the latest read task
+	err   error   // why the shard failed
+	buf   []byte  // frame buffer, at least as long as the largest frame read
+	bufp  *[]byte // buf's handle in Codec.frameBufs, if it came from there
+	ok    bool    // the current block's frame was read and verified
+	res   error   // result of the latest read task
 }
 
 // frameReader reads an object's shards block by block, keeping k verified
@@ -144,9 +145,7 @@ func (r *frameReader) readFrame(i int, s *shardReader, b, at int64, fs int) erro
 		}
 		s.rc = rc
 	}
-	if s.buf == nil {
-		s.buf = make([]byte, r.c.frameStride())
-	}
+	r.ensureBuf(s, fs)
 	frame := s.buf[:ChecksumSize+fs]
 	if _, err := io.ReadFull(s.rc, frame); err != nil {
 		if err == io.EOF {
@@ -158,6 +157,30 @@ func (r *frameReader) readFrame(i int, s *shardReader, b, at int64, fs int) erro
 		return fmt.Errorf("erasure: shard %d block %d: %w", i, b, ErrCorrupt)
 	}
 	return nil
+}
+
+// ensureBuf makes s.buf hold a frame with a fragment of fs bytes. Only an
+// object's last block can be short, and it is read last, so the first
+// frame read sizes the buffer; a small object gets a small buffer, not a
+// full frame stride.
+func (r *frameReader) ensureBuf(s *shardReader, fs int) {
+	if len(s.buf) >= ChecksumSize+fs {
+		return
+	}
+	r.releaseBuf(s)
+	if stride := int(r.c.frameStride()); ChecksumSize+fs == stride {
+		s.bufp = getBuf(&r.c.frameBufs, stride)
+		s.buf = *s.bufp
+		return
+	}
+	s.buf = make([]byte, ChecksumSize+fs)
+}
+
+func (r *frameReader) releaseBuf(s *shardReader) {
+	if s.bufp != nil {
+		r.c.frameBufs.Put(s.bufp)
+	}
+	s.buf, s.bufp = nil, nil
 }
 
 // fail drops shard i for good.
@@ -175,12 +198,15 @@ func (r *frameReader) fail(i int, err error) {
 	}
 }
 
-// close closes every open shard reader.
+// close closes every open shard reader and gives the frame buffers back:
+// nothing may use a fragment after close.
 func (r *frameReader) close() {
 	for i := range r.shards {
-		if s := &r.shards[i]; s.rc != nil {
+		s := &r.shards[i]
+		if s.rc != nil {
 			s.rc.Close()
 			s.rc = nil
 		}
+		r.releaseBuf(s)
 	}
 }

@@ -241,7 +241,7 @@ func (g *Gateway) listBuckets(c *gin.Context) {
 	}
 	res := s3api.ListAllMyBucketsResult{Owner: g.owner(c)}
 	for _, b := range all {
-		if !b.Deleted {
+		if !b.Deleted && g.mayRead(c, b.Name) {
 			res.Buckets = append(res.Buckets, s3api.Bucket{Name: b.Name, CreationDate: s3api.Timestamp(b.Created)})
 		}
 	}

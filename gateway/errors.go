@@ -7,6 +7,7 @@ import (
 	"cairn/erasure"
 	"cairn/internal/s3api"
 	"cairn/quorum"
+	"cairn/transport"
 )
 
 // toS3Error is where domain errors become S3 errors. Handlers return domain
@@ -19,6 +20,11 @@ func toS3Error(err error) *s3api.Error {
 	}
 	var qerr *quorum.Error
 	switch {
+	case errors.Is(err, transport.ErrClockSkew):
+		// Nodes refused records stamped too far ahead of their clocks:
+		// this gateway's clock runs fast (node/tombstones.go).
+		return &s3api.Error{Code: s3api.RequestTimeTooSkewed, Err: err,
+			Message: "The gateway's clock is too far ahead of the storage nodes' clocks; the write was refused."}
 	case errors.As(err, &qerr), errors.Is(err, errUnavailable), errors.Is(err, erasure.ErrTooFewShards):
 		return &s3api.Error{Code: s3api.ServiceUnavailable, Err: err}
 	case errors.Is(err, context.DeadlineExceeded):

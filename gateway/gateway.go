@@ -30,6 +30,10 @@ type Config struct {
 	Dialer transport.Dialer
 	// Credentials authenticate requests. Required.
 	Credentials s3api.CredentialStore
+	// Authorizer decides, after authentication, what each access key may
+	// do per bucket (an *s3api.Keyring is both). Nil lets every
+	// authenticated key do everything.
+	Authorizer s3api.Authorizer
 	// Alive reports whether a node is up, per membership. Nil treats every
 	// node as up; failures are then found by trying.
 	Alive func(id string) bool

@@ -213,6 +213,15 @@ func (g *Gateway) writeBack(ctx context.Context, newest *metadata.Version, byNod
 		if err := <-results; err != nil {
 			errs = append(errs, err)
 		} else if agree++; agree >= g.params.MetaWrite {
+			// The rebuilt fragments serve this read: a home's own copy
+			// may already have given way to a newer write.
+			for i, id := range newest.Shards {
+				if v, ok := byNode[id]; frags != nil && (!ok || !sameRecord(v, newest)) {
+					rec := *newest
+					rec.Inline = frags[i]
+					byNode[id] = &rec
+				}
+			}
 			return nil
 		}
 	}

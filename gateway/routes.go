@@ -119,6 +119,10 @@ func (g *Gateway) serveS3(c *gin.Context) {
 	}
 	c.Set(ctxAuth, auth)
 	bucket, key := g.target(r)
+	if err := g.authorize(c, auth, bucket, key); err != nil {
+		g.fail(c, err)
+		return
+	}
 	q := r.URL.Query()
 	switch {
 	case bucket == "":
@@ -156,7 +160,7 @@ func hasAny(q map[string][]string, names []string) bool {
 
 func (g *Gateway) serveBucket(c *gin.Context, bucket string, q map[string][]string) {
 	r := c.Request
-	if g.serveBucketExtra(c, bucket, q) || g.serveVersioning(c, bucket, q) {
+	if g.serveBucketExtra(c, bucket, q) || g.serveVersioning(c, bucket, q) || g.serveLifecycle(c, bucket, q) {
 		return
 	}
 	if _, ok := q["location"]; ok && r.Method == http.MethodGet {

@@ -220,8 +220,8 @@ func (g *Gateway) writeShards(ctx context.Context, v *metadata.Version, body io.
 		}()
 	}
 	enc := g.codec.NewEncoder(writers)
-	buf := make([]byte, 256<<10)
-	_, err = io.CopyBuffer(enc, body, buf)
+	// The encoder's ReadFrom reads the body straight into its block buffer.
+	_, err = io.Copy(enc, body)
 	if err == nil {
 		err = enc.Close()
 	}

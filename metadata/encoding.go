@@ -44,7 +44,7 @@ import (
 //
 // Bucket (format 1, and the start of format 2): 'B' 1 flags(1=Deleted)
 // HLC:fixed64 Name Created. Format 2 appends extension fields like
-// Version's: tag 1 Versioning (one byte).
+// Version's: tag 1 Versioning (one byte), tag 2 Lifecycle (lifecycle.go).
 //
 // ListEntry (format 1): 'L' 1 entry, where entry is
 //
@@ -54,6 +54,10 @@ import (
 // each entry stores its Key as a uvarint count of bytes shared with the
 // previous entry's key followed by the rest as a string: listings are sorted,
 // so neighbouring keys share long prefixes.
+//
+// List page (format 2): format 1 whose entries may carry flag 2 (Prefix): a
+// common prefix a node collapsed in a delimited listing, Key being the
+// prefix; its other fields are zero.
 //
 // Migrating forward: a format is never changed once written. A new field, or
 // any other change, gets a new format number for that kind; encoders always
@@ -105,11 +109,13 @@ const (
 // Tags of Bucket extension fields (format 2), written like Version's.
 const (
 	tagBucketVersioning = 1 // Versioning: one byte
+	tagBucketLifecycle  = 2 // Lifecycle: see lifecycle.go
 )
 
 const (
 	flagDeleted   = 1 << 0 // Version, Bucket, ListEntry
 	flagTruncated = 1 << 0 // list page
+	flagPrefix    = 1 << 1 // entry of a list page, format 2
 )
 
 // UnixNano is only defined for these times (years 1678 to 2262).
@@ -305,7 +311,7 @@ func DecodeListEntry(rec []byte) (ListEntry, error) {
 	var e ListEntry
 	switch d.header(kindVersion, formatV2) {
 	case formatV1, formatV2:
-		e = d.entryFields(nil)
+		e = d.entryFields(nil, flagDeleted)
 	}
 	if d.err != nil {
 		return ListEntry{}, d.err
@@ -344,6 +350,13 @@ func (bk *Bucket) AppendBinary(buf []byte) ([]byte, error) {
 	if bk.Versioning != Unversioned {
 		b = appendExt(b, tagBucketVersioning, []byte{byte(bk.Versioning)})
 	}
+	if bk.Lifecycle != nil {
+		f, err := appendLifecycle(nil, bk.Lifecycle)
+		if err != nil {
+			return buf, fmt.Errorf("metadata: encode bucket %s: %w", bk.Name, err)
+		}
+		b = appendExt(b, tagBucketLifecycle, f)
+	}
 	return b, nil
 }
 
@@ -381,6 +394,9 @@ func (e *ListEntry) AppendBinary(buf []byte) ([]byte, error) {
 	if err := checkTime(e.ModTime); err != nil {
 		return buf, fmt.Errorf("metadata: encode list entry %s: %w", e.Key, err)
 	}
+	if e.Prefix {
+		return buf, fmt.Errorf("metadata: encode list entry %s: a common prefix exists only in a list page", e.Key)
+	}
 	return appendEntry(append(buf, kindEntry, formatV1), e, "", false), nil
 }
 
@@ -391,7 +407,7 @@ func (e *ListEntry) UnmarshalBinary(data []byte) error {
 	var out ListEntry
 	switch d.header(kindEntry, formatV1) {
 	case formatV1:
-		out = d.entryFields(nil)
+		out = d.entryFields(nil, flagDeleted)
 	}
 	if err := d.finish(); err != nil {
 		return err
@@ -418,7 +434,7 @@ func AppendListPage(buf []byte, entries []ListEntry, truncated bool) ([]byte, er
 			return buf, fmt.Errorf("metadata: encode list page entry %s: %w", entries[i].Key, err)
 		}
 	}
-	b := append(buf, kindPage, formatV1, boolFlag(truncated, flagTruncated))
+	b := append(buf, kindPage, formatV2, boolFlag(truncated, flagTruncated))
 	b = binary.AppendUvarint(b, uint64(len(entries)))
 	prev := ""
 	for i := range entries {
@@ -433,8 +449,12 @@ func AppendListPage(buf []byte, entries []ListEntry, truncated bool) ([]byte, er
 // slice.
 func DecodeListPage(data []byte) (entries []ListEntry, truncated bool, err error) {
 	d := decoder{b: data, what: "list page"}
-	switch d.header(kindPage, formatV1) {
-	case formatV1:
+	switch format := d.header(kindPage, formatV2); format {
+	case formatV1, formatV2:
+		known := byte(flagDeleted)
+		if format >= formatV2 {
+			known |= flagPrefix
+		}
 		truncated = d.flags(flagTruncated)&flagTruncated != 0
 		n := d.count(minEntrySize)
 		if n > 0 {
@@ -443,7 +463,7 @@ func DecodeListPage(data []byte) (entries []ListEntry, truncated bool, err error
 		first := ""
 		prev := &first
 		for i := range entries {
-			entries[i] = d.entryFields(prev)
+			entries[i] = d.entryFields(prev, known)
 			prev = &entries[i].Key
 		}
 	}
@@ -461,7 +481,7 @@ const minEntrySize = 1 + 8 + 6
 // length of the prefix it shares with prev, the previous entry's key, and the
 // rest; a lone entry is written with its whole key.
 func appendEntry(b []byte, e *ListEntry, prev string, page bool) []byte {
-	b = append(b, boolFlag(e.Deleted, flagDeleted))
+	b = append(b, boolFlag(e.Deleted, flagDeleted)|boolFlag(e.Prefix, flagPrefix))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.HLC))
 	if page {
 		shared := commonPrefix(prev, e.Key)
@@ -741,9 +761,10 @@ func (d *decoder) strMap() map[string]string {
 //
 // The key, version ID and ETag are carved out of one string, so the three
 // cost a single allocation.
-func (d *decoder) entryFields(prev *string) ListEntry {
+func (d *decoder) entryFields(prev *string, known byte) ListEntry {
 	var e ListEntry
-	e.Deleted = d.flags(flagDeleted)&flagDeleted != 0
+	f := d.flags(known)
+	e.Deleted, e.Prefix = f&flagDeleted != 0, f&flagPrefix != 0
 	e.HLC = HLC(d.fixed64())
 	var shared int
 	if prev != nil {

@@ -129,6 +129,9 @@ type Bucket struct {
 	// Versioning is the bucket's S3 versioning state. Changing it writes
 	// the record again with a newer HLC.
 	Versioning Versioning
+	// Lifecycle is the bucket's lifecycle configuration; nil when it has
+	// none. Changing it writes the record again with a newer HLC.
+	Lifecycle *Lifecycle
 }
 
 // ListEntry is one key in a node's listing: enough to answer ListObjects
@@ -141,4 +144,8 @@ type ListEntry struct {
 	Size      int64
 	ETag      string
 	ModTime   time.Time
+	// Prefix marks a common prefix that a node collapsed in a delimited
+	// listing (transport.PrefixLister): Key is the prefix, the other
+	// fields are zero, and the node skipped the rest of the keys under it.
+	Prefix bool
 }

@@ -221,6 +221,8 @@ func (d *decoder) bucketExtensions(out *Bucket) {
 		switch tag {
 		case tagBucketVersioning:
 			out.Versioning = fd.versioning()
+		case tagBucketLifecycle:
+			out.Lifecycle = fd.lifecycle()
 		default:
 			continue
 		}

@@ -76,6 +76,9 @@ func (n *Node) PutVersionIf(ctx context.Context, v *metadata.Version, cond trans
 	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 {
 		return false, fmt.Errorf("put version if %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
 	}
+	if err := n.checkRecordSkew(v); err != nil {
+		return false, err
+	}
 	unlock := n.lockKey(v.Bucket, v.Key)
 	defer unlock()
 	cur, err := n.getVersion(v.Bucket, v.Key)

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"cairn/metadata"
 	"cairn/placement"
 	"cairn/transport"
 	"cairn/vfs"
@@ -79,6 +80,22 @@ type Config struct {
 	// DefaultOrphanGrace.
 	OrphanGrace time.Duration
 
+	// MaxClockSkew bounds how far ahead of Now a record's HLC may be:
+	// PutVersion, PutVersionHint and PutBucket refuse records stamped
+	// further ahead (transport.ErrClockSkew), so a writer whose clock runs
+	// fast cannot make its writes win for as long as its clock is wrong.
+	// Default DefaultMaxClockSkew; it should match the gateways'.
+	MaxClockSkew time.Duration
+	// TombstoneGrace is how old a tombstone (a plain delete or a purge
+	// record) must be before tombstone GC considers it, and how long it
+	// then waits after every home confirmed it (tombstones.go). Default
+	// DefaultTombstoneGrace.
+	TombstoneGrace time.Duration
+	// LifecycleInterval is the time between lifecycle passes (lifecycle.go)
+	// and tombstone GC passes; default DefaultLifecycleInterval. They run
+	// only with Peers.
+	LifecycleInterval time.Duration
+
 	// Metrics, when set, receives the node's Prometheus collector
 	// (metrics.go): hint debt per home, scanner counters, disk usage. Nil
 	// exports none. Open registers, Close unregisters.
@@ -138,6 +155,15 @@ func (c *Config) ensureDefaults() {
 	if c.OrphanGrace <= 0 {
 		c.OrphanGrace = DefaultOrphanGrace
 	}
+	if c.MaxClockSkew <= 0 {
+		c.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if c.TombstoneGrace <= 0 {
+		c.TombstoneGrace = DefaultTombstoneGrace
+	}
+	if c.LifecycleInterval <= 0 {
+		c.LifecycleInterval = DefaultLifecycleInterval
+	}
 }
 
 // Validate reports every problem with the config at once.
@@ -177,6 +203,8 @@ type Node struct {
 	replayNext time.Time
 	codecs     sync.Map // metadata.ErasureInfo → *erasure.Codec, for shard checks
 	scan       scanState
+	clock      *metadata.Clock // stamps lifecycle expirations (lifecycle.go)
+	lc         lifecycleState
 
 	stop    context.CancelFunc
 	done    sync.WaitGroup
@@ -206,7 +234,8 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: open metadata store: %w", err)
 	}
-	n := &Node{cfg: cfg, log: log, db: db, shards: shards, seed: maphash.MakeSeed()}
+	n := &Node{cfg: cfg, log: log, db: db, shards: shards, seed: maphash.MakeSeed(),
+		clock: metadata.NewClock(cfg.Now, cfg.MaxClockSkew)}
 	if err := n.loadHints(); err != nil {
 		db.Close()
 		return nil, err
@@ -220,6 +249,9 @@ func Open(cfg Config) (*Node, error) {
 	}
 	if cfg.Peers != nil && cfg.Layout != nil {
 		n.done.Go(func() { n.runScanner(ctx) })
+	}
+	if cfg.Peers != nil {
+		n.done.Go(func() { n.runLifecycle(ctx) })
 	}
 	if err := n.registerMetrics(); err != nil {
 		n.Close()

@@ -82,11 +82,25 @@ func (n *Node) ReadShard(ctx context.Context, ref transport.ShardRef, off, lengt
 		f.Close()
 		return nil, err
 	}
-	return readCloser{io.NewSectionReader(f, off, length), f}, nil
+	return shardRange{io.NewSectionReader(f, off, length), f}, nil
 }
+
+// shardRange is a byte range of an open shard file. Its Size lets a
+// transport announce the length before the body.
+type shardRange struct {
+	*io.SectionReader
+	f vfs.File
+}
+
+func (s shardRange) Close() error { return s.f.Close() }
 
 func (n *Node) readInline(ref transport.ShardRef, off, length int64) (io.ReadCloser, error) {
 	v, err := n.getVersion(ref.Bucket, ref.Key)
+	if err == nil && v.VersionID != ref.VersionID {
+		if prev, perr := n.previousInline(ref.Bucket, ref.Key); perr == nil && prev.VersionID == ref.VersionID {
+			v = prev
+		}
+	}
 	if err == nil && v.VersionID != ref.VersionID {
 		// Maybe an older version the key keeps (versions.go).
 		v, err = n.findVersion(ref.Bucket, ref.Key, ref.VersionID)
@@ -151,6 +165,9 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 	}
 	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 {
 		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
+	}
+	if err := n.checkRecordSkew(v); err != nil {
+		return err
 	}
 	unlock := n.lockKey(v.Bucket, v.Key)
 	defer unlock()
@@ -271,6 +288,9 @@ func (n *Node) PutBucket(ctx context.Context, b *metadata.Bucket) error {
 	if b.Name == "" || b.HLC == 0 {
 		return fmt.Errorf("put bucket %q: %w", b.Name, transport.ErrInvalid)
 	}
+	if err := n.checkSkew("put bucket "+b.Name, b.HLC); err != nil {
+		return err
+	}
 	unlock := n.lockKey(b.Name, "")
 	defer unlock()
 	key := metadata.BucketKey(b.Name)
@@ -317,4 +337,40 @@ func (n *Node) Buckets(ctx context.Context) ([]metadata.Bucket, error) {
 		return nil, fmt.Errorf("list buckets: %w", err)
 	}
 	return out, nil
+}
+
+// The inline record a newer version replaced is kept under
+//
+//	"p/" bucket "/" key → the replaced record, inline fragment and all
+//
+// until the next replacement: while a newer inline write is still reaching
+// its homes, or if its writer died before it reached k of them, the older
+// version must stay decodable from the fragments the homes hold.
+func previousInlineKey(bucket, key string) []byte {
+	k := metadata.ObjectRecordKey(bucket, key)
+	k[0] = 'p'
+	return k
+}
+
+func (n *Node) previousInline(bucket, key string) (*metadata.Version, error) {
+	rec, closer, err := n.db.Get(previousInlineKey(bucket, key))
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	v := new(metadata.Version)
+	if err := v.UnmarshalBinary(rec); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// mustRecord encodes a record that was decoded from the store, which
+// cannot fail to encode again.
+func mustRecord(v *metadata.Version) []byte {
+	rec, err := v.MarshalBinary()
+	if err != nil {
+		panic(fmt.Sprintf("node: re-encoding a stored record: %v", err))
+	}
+	return rec
 }

@@ -88,6 +88,14 @@ func (n *Node) scanVersions(bucket, key string, f func(k []byte, v *metadata.Ver
 
 // storeVersion is PutVersion under the key lock.
 func (n *Node) storeVersion(v *metadata.Version) error {
+	// tombstones.go: a record older than a collected tombstone of its
+	// key is a late copy, refused as the tombstone would have.
+	if below, err := n.belowWatermark(v); err != nil || below {
+		if below {
+			n.retire(v)
+		}
+		return err
+	}
 	if v.IsPurged() {
 		return n.purgeVersion(v)
 	}
@@ -130,6 +138,11 @@ func (n *Node) storeVersion(v *metadata.Version) error {
 				b.Set(slotKey(old), oldRec, nil)
 			} else {
 				retired = append(retired, cur)
+				if cur.IsInline() {
+					// Keep the replaced fragment: until the new version is
+					// on k homes, the old one may be the only decodable one.
+					b.Set(previousInlineKey(cur.Bucket, cur.Key), mustRecord(cur), nil)
+				}
 			}
 		}
 		if v.IsNull() && cur != nil && !cur.IsNull() {

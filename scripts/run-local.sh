@@ -18,6 +18,21 @@ secret=${CAIRN_SECRET_KEY:-cairnadmin}
 export CAIRN_ACCESS_KEY=$access CAIRN_SECRET_KEY=$secret
 
 mkdir -p "$data/logs"
+
+# Internode requests are signed with a cluster secret (HMAC, see
+# docs/architecture.md "Security"). It is generated once and kept in
+# $data/cluster-secret (mode 600) so a second run reuses it; it goes to the
+# processes through the environment, not argv, and is never printed.
+if [[ -z "${CAIRN_CLUSTER_SECRET:-}" ]]; then
+	if [[ ! -s "$data/cluster-secret" ]]; then
+		(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$data/cluster-secret")
+	fi
+	CAIRN_CLUSTER_SECRET=$(<"$data/cluster-secret")
+fi
+export CAIRN_CLUSTER_SECRET
+# With CAIRN_TLS_CERT and CAIRN_TLS_KEY set, S3 and admin listeners serve HTTPS.
+scheme=http
+if [[ -n "${CAIRN_TLS_CERT:-}" ]]; then scheme=https; fi
 pids=()
 stop() {
 	trap - INT TERM EXIT
@@ -59,13 +74,14 @@ done
 cat <<MSG
 Cairn is running.
 
-  S3 endpoint:  http://$gw_addr
-  admin:        http://$gw_admin/metrics  /health/ready (nodes: 127.0.0.1:$admin_base..)
+  S3 endpoint:  $scheme://$gw_addr
+  admin:        $scheme://$gw_admin/metrics  /health/ready (nodes: 127.0.0.1:$admin_base..)
   access key:   $access
   secret key:   $secret
   region:       us-east-1
   erasure code: 4+2 over $nodes nodes
   data:         $data (logs in $data/logs)
+  internode:    requests signed with the cluster secret in $data/cluster-secret
 
   processes:
     objgw  pid $gw_pid  $gw_addr
@@ -75,7 +91,7 @@ for i in $(seq 1 "$nodes"); do
 done
 cat <<MSG
 
-  try:  AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret aws --endpoint-url http://$gw_addr s3 mb s3://demo
+  try:  AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret aws --endpoint-url $scheme://$gw_addr s3 mb s3://demo
   kill -9 a node's pid to watch reads carry on; Ctrl-C stops everything.
 MSG
 wait "$gw_pid"

@@ -109,6 +109,8 @@ const (
 	CodeCorrupt
 	CodeUnavailable
 	CodeHintRefused
+	CodeUnauthorized
+	CodeClockSkew
 )
 
 // Sentinels rebuilt from wire codes. Node implementations wrap their errors
@@ -120,6 +122,15 @@ var (
 	ErrUnavailable = errors.New("transport: node unavailable")
 	// ErrHintRefused: the node holds as many hints for that home as it may.
 	ErrHintRefused = errors.New("transport: hint refused")
+	// ErrUnauthorized: the node refused the request's internode
+	// authentication (unsigned, badly signed, expired or replayed; see
+	// internal/nodeauth). Usually a cluster secret that differs between
+	// processes, or clocks too far apart.
+	ErrUnauthorized = errors.New("transport: request refused: internode authentication failed")
+	// ErrClockSkew: the node refused a record stamped further ahead of its
+	// own clock than the cluster's maximum clock skew; the writer's clock
+	// runs fast.
+	ErrClockSkew = errors.New("transport: record timestamp too far ahead of the node's clock")
 )
 
 // CodeOf returns the wire code for err.
@@ -135,6 +146,10 @@ func CodeOf(err error) Code {
 		return CodeUnavailable
 	case errors.Is(err, ErrHintRefused):
 		return CodeHintRefused
+	case errors.Is(err, ErrUnauthorized):
+		return CodeUnauthorized
+	case errors.Is(err, ErrClockSkew):
+		return CodeClockSkew
 	default:
 		return CodeInternal
 	}
@@ -165,6 +180,10 @@ func (e *Error) Unwrap() error {
 		return ErrUnavailable
 	case CodeHintRefused:
 		return ErrHintRefused
+	case CodeUnauthorized:
+		return ErrUnauthorized
+	case CodeClockSkew:
+		return ErrClockSkew
 	default:
 		return nil
 	}

@@ -18,7 +18,6 @@ import (
 	"cairn/gateway"
 	"cairn/internal/cli"
 	"cairn/internal/metrics"
-	"cairn/internal/s3api"
 	"cairn/membership"
 	"cairn/transport"
 	"cairn/transport/httptransport"
@@ -56,7 +55,7 @@ func run() error {
 		return err
 	}
 	defer members.Close()
-	hc := &http.Client{Transport: httptransport.NewTransport()}
+	hc := &http.Client{Transport: httptransport.SignRequests(httptransport.NewTransport(), cfg.Security.Secret)}
 	dialer := transport.StaticDialer{}
 	for _, n := range cfg.Layout.Nodes {
 		dialer[string(n.ID)] = httptransport.NewClient(string(n.ID), n.Addr, hc)
@@ -69,11 +68,16 @@ func run() error {
 		}
 		return members.Alive(id)
 	}
+	keys, err := cfg.Keyring()
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	gw, err := gateway.New(gateway.Config{
 		Layout:          cfg.Layout,
 		Dialer:          dialer,
-		Credentials:     s3api.StaticCredentials{cfg.AccessKey: cfg.SecretKey},
+		Credentials:     keys,
+		Authorizer:      keys,
 		Alive:           alive,
 		DataShards:      cfg.DataShards,
 		ParityShards:    cfg.ParityShards,
@@ -92,14 +96,18 @@ func run() error {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         cfg.Security.TLS,
 	}
 	admin := &http.Server{
 		Addr:              cfg.Admin,
 		Handler:           metrics.NewAdminMux(reg, nil, func(context.Context) error { return gw.Ready() }),
 		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         cfg.Security.TLS,
 	}
+	// Whether security is on, never with what.
 	log.Info("gateway started", "version", cli.Version("objgw"), "listen", cfg.Listen, "admin", cfg.Admin,
-		"nodes", len(cfg.Layout.Nodes), "ec", cfg.EC)
+		"nodes", len(cfg.Layout.Nodes), "ec", cfg.EC, "tls", cfg.Security.TLS != nil,
+		"internode_auth", cfg.Security.Secret != nil, "access_keys", len(keys.AccessKeys()))
 	err = cli.Serve(ctx, s3, admin)
 	return errors.Join(err, gw.Close())
 }

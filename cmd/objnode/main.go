@@ -56,28 +56,34 @@ func run() error {
 		return err
 	}
 	defer members.Close()
-	hc := &http.Client{Transport: httptransport.NewTransport()}
+	hc := &http.Client{Transport: httptransport.SignRequests(httptransport.NewTransport(), cfg.Security.Secret)}
 	peers := httptransport.NewDialer(func(id string) (string, bool) {
 		m, ok := members.Member(id)
 		return m.Addr, ok
 	}, hc)
 	reg := metrics.NewRegistry()
 	n, err := node.Open(node.Config{ID: cfg.ID, Dir: cfg.Data, Logger: log, Peers: peers, Alive: members.Alive,
-		Layout: cfg.Layout, Metrics: reg})
+		Layout: cfg.Layout, HomesPerPG: cfg.HomesPerPG, Metrics: reg})
 	if err != nil {
 		return err
 	}
+	nlog := log.With("node", cfg.ID)
+	handler, err := httptransport.Authenticate(httptransport.NewHandler(n, nlog), cfg.Security.Secret, cfg.ID, nlog)
+	if err != nil {
+		return errors.Join(err, n.Close())
+	}
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           httptransport.NewHandler(n, log.With("node", cfg.ID)),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	mux := metrics.NewAdminMux(reg, nil, func(context.Context) error { return n.Ready() })
 	mux.Handle("/admin/", node.AdminHandler(n))
-	admin := &http.Server{Addr: cfg.Admin, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Addr: cfg.Admin, Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg.Security.TLS}
 	log.Info("node started", "version", cli.Version("objnode"), "node", cfg.ID, "data", cfg.Data,
-		"listen", cfg.Listen, "admin", cfg.Admin, "zone", cfg.Zone)
+		"listen", cfg.Listen, "admin", cfg.Admin, "zone", cfg.Zone,
+		"admin_tls", cfg.Security.TLS != nil, "internode_auth", cfg.Security.Secret != nil)
 	err = cli.Serve(ctx, srv, admin)
 	return errors.Join(err, n.Close())
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"cairn/internal/s3api"
 	"cairn/placement"
 	"cairn/quorum"
 )
@@ -113,6 +114,8 @@ type GatewayConfig struct {
 	Domains         string
 	AccessKey       string
 	SecretKey       string
+	KeysFile        string // more access keys with per-bucket permissions (ParseKeys)
+	Security        SecurityConfig
 	Gossip          GossipConfig
 	Log             LogConfig
 
@@ -122,6 +125,7 @@ type GatewayConfig struct {
 	Layout       *placement.Layout
 	DataShards   int
 	ParityShards int
+	Keys         []s3api.AccessKey // from KeysFile
 }
 
 // NewGatewayLoader registers objgw's settings on a new Loader that fills c.
@@ -137,6 +141,8 @@ func NewGatewayLoader(c *GatewayConfig) *Loader {
 	l.String(&c.Domains, "domains", "", "localhost", "comma-separated domains for virtual-host-style buckets")
 	l.String(&c.AccessKey, "access-key", "", "cairnadmin", "S3 access key")
 	l.String(&c.SecretKey, "secret-key", "", "cairnadmin", "S3 secret key (prefer the environment or the file to the command line)")
+	l.String(&c.KeysFile, "keys-file", "", "", "YAML file of more access keys with per-bucket permissions")
+	c.Security.register(l, "S3 and admin")
 	c.Gossip.register(l, "127.0.0.1:7945")
 	c.Log.register(l)
 	return l
@@ -173,6 +179,8 @@ func LoadGateway(args []string, env func(string) (string, bool), readFile func(s
 	if c.AccessKey == "" || c.SecretKey == "" {
 		errs = append(errs, errors.New("--access-key and --secret-key: required"))
 	}
+	errs = append(errs, c.validateKeys(readFile)...)
+	errs = append(errs, c.Security.validate(readFile)...)
 	errs = append(errs, c.Gossip.validate()...)
 	errs = append(errs, c.Log.validate()...)
 	if err := errors.Join(errs...); err != nil {
@@ -190,11 +198,14 @@ type NodeConfig struct {
 	Admin     string // metrics, health and /admin/hints; "" disables
 	Nodes     string
 	Zone      string
+	EC        string // k+m, as the gateways use
+	Security  SecurityConfig
 	Gossip    GossipConfig
 	Log       LogConfig
 
 	ShowVersion bool
 	Layout      *placement.Layout // derived from Nodes
+	HomesPerPG  int               // k+m, derived from EC
 }
 
 // NewNodeLoader registers objnode's settings on a new Loader that fills c.
@@ -207,6 +218,8 @@ func NewNodeLoader(c *NodeConfig) *Loader {
 	l.String(&c.Admin, "admin", "", "", `admin listen address for /metrics, /health/* and /admin/*; "" disables`)
 	l.String(&c.Nodes, "nodes", "", "", "the cluster layout, as objgw --nodes")
 	l.String(&c.Zone, "zone", "", "", "failure domain of this node (default: its zone in --nodes)")
+	l.String(&c.EC, "ec", "", "4+2", "erasure code data+parity shards the gateways use (how many homes each placement group has)")
+	c.Security.register(l, "admin")
 	c.Gossip.register(l, "127.0.0.1:7946")
 	c.Log.register(l)
 	return l
@@ -253,6 +266,10 @@ func LoadNode(args []string, env func(string) (string, bool), readFile func(stri
 		}
 	}
 	c.Layout = layout
+	k, m, ecErr := parseEC(c.EC)
+	errs = append(errs, ecErr)
+	c.HomesPerPG = k + m
+	errs = append(errs, c.Security.validate(readFile)...)
 	errs = append(errs, c.Gossip.validate()...)
 	errs = append(errs, c.Log.validate()...)
 	if err := errors.Join(errs...); err != nil {

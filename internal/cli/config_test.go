@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cairn/placement"
 )
 
 // mapEnv is a fake environment.
@@ -255,6 +257,9 @@ func TestLoadNode(t *testing.T) {
 			}
 			if c.Advertise != tc.want {
 				t.Errorf("LoadNode(%q).Advertise = %q; want %q", tc.args, c.Advertise, tc.want)
+			}
+			if nd, _ := c.Layout.Node(placement.NodeID(c.ID)); c.Zone != nd.Zone || c.Zone == "" {
+				t.Errorf("LoadNode(%q).Zone = %q; want %q, the layout's", tc.args, c.Zone, nd.Zone)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -11,7 +12,8 @@ import (
 // Serve listens on every server's Addr first, so that a port already in
 // use fails the start rather than a goroutine later, then serves them all
 // until ctx ends or one fails, and shuts all of them down (10 s grace).
-// Servers with an empty Addr are skipped.
+// Servers with an empty Addr are skipped; those with a TLSConfig serve
+// HTTPS.
 func Serve(ctx context.Context, servers ...*http.Server) error {
 	var live []*http.Server
 	var lns []net.Listener
@@ -25,6 +27,11 @@ func Serve(ctx context.Context, servers ...*http.Server) error {
 				l.Close()
 			}
 			return err
+		}
+		if s.TLSConfig != nil {
+			// Certificates come with the config (SecurityConfig.TLS), so
+			// Serve rather than ServeTLS with file names.
+			ln = tls.NewListener(ln, s.TLSConfig)
 		}
 		live, lns = append(live, s), append(lns, ln)
 	}

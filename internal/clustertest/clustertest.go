@@ -7,6 +7,7 @@ package clustertest
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"cairn/gateway"
+	"cairn/internal/nodeauth"
 	"cairn/internal/s3api"
 	"cairn/node"
 	"cairn/placement"
@@ -60,6 +62,14 @@ type Options struct {
 	// test can cut or slow nodes as the gateway sees them while the nodes
 	// still reach each other.
 	GatewayFaults *faulttransport.Faults
+	// ClusterSecret, when set, turns on internode authentication: every
+	// gateway→node and node→node request is signed with it
+	// (httptransport.SignRequests) and every node refuses requests that
+	// are not (httptransport.Authenticate).
+	ClusterSecret nodeauth.Secret
+	// Credentials are access keys with bucket permissions, in addition to
+	// the admin key AccessKey/SecretKey, which may do everything.
+	Credentials []s3api.AccessKey
 }
 
 // Cluster is a running test cluster.
@@ -120,7 +130,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{t: t}
 	layout := &placement.Layout{Version: 1, PGCount: placement.DefaultPGCount}
-	hc := &http.Client{Transport: httptransport.NewTransport()}
+	hc := &http.Client{Transport: httptransport.SignRequests(httptransport.NewTransport(), opts.ClusterSecret)}
 	dialer := transport.StaticDialer{}
 	// Every address is known before the first node starts: nodes read the
 	// layout and the dialer from their background loops.
@@ -155,6 +165,9 @@ type GatewayOptions struct {
 	Now func() time.Time
 	// Faults, when set, sits between this gateway and the nodes.
 	Faults *faulttransport.Faults
+	// TLS, when set, serves the gateway over HTTPS with it; the endpoint
+	// is then "https://127.0.0.1:port".
+	TLS *tls.Config
 }
 
 // AddGateway starts another gateway over the cluster's nodes, as another
@@ -166,10 +179,16 @@ func (c *Cluster) AddGateway(o GatewayOptions) (*gateway.Gateway, string) {
 	if o.Faults != nil {
 		d = o.Faults.Dialer(c.dialer)
 	}
+	keys, err := s3api.NewKeyring(append([]s3api.AccessKey{{AccessKey: AccessKey, SecretKey: SecretKey,
+		Buckets: s3api.Grants{s3api.AllBuckets: s3api.PermReadWrite}}}, c.opts.Credentials...))
+	if err != nil {
+		c.t.Fatalf("credentials: %v", err)
+	}
 	gw, err := gateway.New(gateway.Config{
 		Layout:          c.layout,
 		Dialer:          d,
-		Credentials:     s3api.StaticCredentials{AccessKey: SecretKey},
+		Credentials:     keys,
+		Authorizer:      keys,
 		Alive:           c.Alive,
 		DataShards:      c.opts.DataShards,
 		ParityShards:    c.opts.ParityShards,
@@ -187,10 +206,16 @@ func (c *Cluster) AddGateway(o GatewayOptions) (*gateway.Gateway, string) {
 	if err != nil {
 		c.t.Fatalf("listen: %v", err)
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	// TLS handshake failures and the like go to the cluster's logger, not stderr.
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(c.opts.Logger.Handler(), slog.LevelDebug)}
+	scheme := "http://"
+	if o.TLS != nil {
+		ln, scheme = tls.NewListener(ln, o.TLS), "https://"
+	}
 	go srv.Serve(ln)
 	c.gateways = append(c.gateways, runningGateway{gw, srv})
-	return gw, "http://" + ln.Addr().String()
+	return gw, scheme + ln.Addr().String()
 }
 
 type runningGateway struct {
@@ -222,7 +247,12 @@ func (n *Node) serve(ln net.Listener) error {
 		ln.Close()
 		return err
 	}
-	h := httptransport.NewHandler(nd, n.log)
+	h, err := httptransport.Authenticate(httptransport.NewHandler(nd, n.log), n.opts.ClusterSecret, n.ID, n.log)
+	if err != nil {
+		nd.Close()
+		ln.Close()
+		return err
+	}
 	// Stop waits for in-flight handlers before closing pebble under them.
 	tracked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)

@@ -37,6 +37,7 @@ const (
 	NoSuchKey                         ErrorCode = "NoSuchKey"
 	NoSuchUpload                      ErrorCode = "NoSuchUpload"
 	NoSuchVersion                     ErrorCode = "NoSuchVersion"
+	NoSuchLifecycleConfiguration      ErrorCode = "NoSuchLifecycleConfiguration"
 	NotFound                          ErrorCode = "NotFound" // HEAD has no body, so S3 uses this generic code
 	BucketAlreadyOwnedByYou           ErrorCode = "BucketAlreadyOwnedByYou"
 	BucketAlreadyExists               ErrorCode = "BucketAlreadyExists"
@@ -87,6 +88,7 @@ var codes = map[ErrorCode]codeInfo{
 	NoSuchKey:                         {http.StatusNotFound, "The specified key does not exist."},
 	NoSuchUpload:                      {http.StatusNotFound, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
 	NoSuchVersion:                     {http.StatusNotFound, "The specified version does not exist."},
+	NoSuchLifecycleConfiguration:      {http.StatusNotFound, "The lifecycle configuration does not exist."},
 	NotFound:                          {http.StatusNotFound, "Not Found"},
 	BucketAlreadyOwnedByYou:           {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},
 	BucketAlreadyExists:               {http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."},

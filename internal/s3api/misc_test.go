@@ -142,7 +142,7 @@ func TestErrorTable(t *testing.T) {
 		IncompleteBody: 400, MissingContentLength: 411, NoSuchBucket: 404, NoSuchKey: 404, NotFound: 404,
 		BucketAlreadyOwnedByYou: 409, BucketAlreadyExists: 409, BucketNotEmpty: 409, MethodNotAllowed: 405,
 		NotImplemented: 501, InternalError: 500, ServiceUnavailable: 503, SlowDown: 503, PreconditionFailed: 412,
-		InvalidPart: 400, InvalidPartOrder: 400, NoSuchUpload: 404, EntityTooSmall: 400, NoSuchVersion: 404,
+		InvalidPart: 400, InvalidPartOrder: 400, NoSuchUpload: 404, EntityTooSmall: 400, NoSuchVersion: 404, NoSuchLifecycleConfiguration: 404,
 		InvalidObjectState: 403, InvalidTag: 400, NoSuchUploadOrPart: 404, ConditionalRequestConflict: 409,
 	}
 	for code, status := range want {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"cairn/internal/nodeauth"
 	"cairn/metadata"
 	"cairn/transport"
 )
@@ -34,7 +35,7 @@ var (
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           bigWrites((&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext),
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   128,
 		IdleConnTimeout:       90 * time.Second,
@@ -63,6 +64,8 @@ func (c *Client) do(ctx context.Context, op, method, u string, body io.Reader, s
 	if id := transport.RequestIDFrom(ctx); id != "" {
 		req.Header.Set(transport.HeaderRequestID, id)
 	}
+	// Signed requests bind the node they are meant for (SignRequests).
+	req.Header.Set(nodeauth.HeaderNode, c.node)
 	if body != nil {
 		req.ContentLength = size
 		if size == 0 {

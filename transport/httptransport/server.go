@@ -35,6 +35,7 @@ func NewHandler(node transport.NodeClient, log *slog.Logger) *Handler {
 	h.registerS3Ops()
 	h.registerAntiEntropy()
 	h.registerVersions()
+	h.registerPrefixList()
 	if hinter, ok := node.(transport.Hinter); ok {
 		h.mux.HandleFunc("PUT "+pathShardHint, func(w http.ResponseWriter, r *http.Request) { h.putShardHint(w, r, hinter) })
 		h.mux.HandleFunc("PUT "+pathVersionHint, func(w http.ResponseWriter, r *http.Request) { h.putVersionHint(w, r, hinter) })
@@ -144,7 +145,11 @@ func (h *Handler) readShard(w http.ResponseWriter, r *http.Request) {
 	}
 	defer rc.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
-	if _, err := io.Copy(w, rc); err != nil {
+	if sized, ok := rc.(interface{ Size() int64 }); ok {
+		// Without a length the body would go out chunked.
+		w.Header().Set("Content-Length", strconv.FormatInt(sized.Size(), 10))
+	}
+	if _, err := copyBody(w, rc); err != nil {
 		// Headers are gone; cutting the connection is the only way to
 		// tell the client the body is incomplete.
 		panic(http.ErrAbortHandler)
