@@ -137,17 +137,10 @@ func (g *Gateway) writeBucket(ctx context.Context, b *metadata.Bucket) error {
 	nodes := g.allNodes()
 	// The write finishes even if the client hangs up: half a quorum is
 	// worse than a whole one nobody waited for.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	answers := fanout(ctx, g, nodes, func(ctx context.Context, c transport.NodeClient) (struct{}, error) {
-		return struct{}{}, c.PutBucket(ctx, b)
+	_, err := g.quorumDo(ctx, "write bucket "+b.Name, nodes, need, func(ctx context.Context, c transport.NodeClient) error {
+		return c.PutBucket(ctx, b)
 	})
-	t := quorum.NewTally("write bucket "+b.Name, need, len(nodes))
-	for !t.Done() {
-		a := <-answers
-		t.Add(quorum.Result{Node: a.node, Err: a.err})
-	}
-	return t.Err()
+	return err
 }
 
 func (g *Gateway) createBucket(c *gin.Context, name string) {

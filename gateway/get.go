@@ -32,8 +32,27 @@ func (g *Gateway) readNewest(ctx context.Context, bucket, key string) (*metadata
 	return g.readNewestOf(ctx, bucket, key, g.params.MetaRead)
 }
 
+// errUnsettled: a read found only writes still in flight; see readNewestOf.
+var errUnsettled = fmt.Errorf("%w: only writes still in flight were found", errUnavailable)
+
 // readNewestOf is readNewest waiting for need answers.
 func (g *Gateway) readNewestOf(ctx context.Context, bucket, key string, need int) (*metadata.Version, map[string]*metadata.Version, error) {
+	for wait := 5 * time.Millisecond; ; wait *= 2 {
+		v, byNode, err := g.readNewestOnce(ctx, bucket, key, need)
+		if !errors.Is(err, errUnsettled) || wait > time.Second {
+			return v, byNode, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (g *Gateway) readNewestOnce(ctx context.Context, bucket, key string, need int) (*metadata.Version, map[string]*metadata.Version, error) {
 	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
 	if err != nil {
 		return nil, nil, err
@@ -98,6 +117,12 @@ func (g *Gateway) readNewestOf(ctx context.Context, bucket, key string, need int
 	excluded := map[string]bool{}
 	for {
 		newest = newestOf(byNode, excluded)
+		if newest == nil && len(excluded) > 0 {
+			// Every record found was an inline write still short of k
+			// homes; what they replace is no longer any home's current
+			// record. The writes land within moments: ask again.
+			return nil, nil, errUnsettled
+		}
 		if newest == nil {
 			return nil, byNode, nil
 		}
@@ -186,8 +211,11 @@ func (g *Gateway) writeBack(ctx context.Context, newest *metadata.Version, byNod
 	}
 	var targets []string
 	for _, id := range newest.Shards {
-		if v, ok := byNode[id]; ok && !newest.Newer(v) && (v.VersionID != newest.VersionID || v.MetaHLC >= newest.MetaHLC) {
-			continue // it has this record, or a newer one
+		// A home with a newer record gets this one too: it keeps its own
+		// and acknowledges, and that newer record is one this read set
+		// aside as not yet visible (an inline write short of k homes).
+		if v, ok := byNode[id]; ok && sameRecord(v, newest) {
+			continue
 		}
 		targets = append(targets, id)
 	}

@@ -79,10 +79,11 @@ const (
 	kindPage    = 'P'
 
 	// formatV1 is the first format of every kind, and the current one of
-	// all but Version and Bucket.
+	// all but Version, Bucket and the list page.
 	formatV1 = 1
-	// formatV2 is the current Version and Bucket format: format 1
-	// followed by tagged extension fields.
+	// formatV2 is the current Version and Bucket format (format 1
+	// followed by tagged extension fields) and list page format (entries
+	// may be Prefix entries).
 	formatV2 = 2
 )
 
