@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sort"
 	"sync"
@@ -17,6 +18,32 @@ import (
 
 // maxXMLBody bounds every XML request body.
 const maxXMLBody = 1 << 20
+
+// readXMLBody reads a request's authenticated body for an XML document of
+// at most maxXMLBody bytes; a larger one is MalformedXML, as in S3.
+func readXMLBody(c *gin.Context) ([]byte, error) {
+	payload, err := c.MustGet(ctxAuth).(*s3api.Auth).BodyReader(c.Request)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(payload, maxXMLBody+1))
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if len(body) > maxXMLBody {
+		return nil, s3api.NewError(s3api.MalformedXML)
+	}
+	return body, nil
+}
+
+// decodeXMLBody decodes a request's authenticated XML body into v.
+func decodeXMLBody(c *gin.Context, v any) error {
+	payload, err := c.MustGet(ctxAuth).(*s3api.Auth).BodyReader(c.Request)
+	if err != nil {
+		return err
+	}
+	return s3api.DecodeXML(payload, maxXMLBody, v)
+}
 
 // Bucket records live on every node: a write needs N−m of them and a read
 // m+1, so any read meets the newest write while up to m nodes are down.

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"io"
 	"net/http"
 	"sort"
 
@@ -39,18 +38,9 @@ func (g *Gateway) serveLifecycle(c *gin.Context, bucket string, q map[string][]s
 }
 
 func (g *Gateway) putBucketLifecycle(c *gin.Context, name string) {
-	payload, err := c.MustGet(ctxAuth).(*s3api.Auth).BodyReader(c.Request)
+	body, err := readXMLBody(c)
 	if err != nil {
 		g.fail(c, err)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(payload, maxXMLBody+1))
-	if err != nil {
-		g.fail(c, bodyError(err))
-		return
-	}
-	if len(body) > maxXMLBody {
-		g.fail(c, s3api.NewError(s3api.MalformedXML))
 		return
 	}
 	cfg, err := s3api.DecodeLifecycleConfiguration(body)

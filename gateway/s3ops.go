@@ -272,13 +272,8 @@ func (g *Gateway) deleteKey(ctx context.Context, bucket, key string) error {
 
 func (g *Gateway) deleteObjects(c *gin.Context, bucket string) {
 	ctx := c.Request.Context()
-	payload, err := c.MustGet(ctxAuth).(*s3api.Auth).BodyReader(c.Request)
-	if err != nil {
-		g.fail(c, err)
-		return
-	}
 	var req s3api.Delete
-	if err := s3api.DecodeXML(payload, maxXMLBody, &req); err != nil {
+	if err := decodeXMLBody(c, &req); err != nil {
 		g.fail(c, err)
 		return
 	}
@@ -351,13 +346,8 @@ func (g *Gateway) setTags(c *gin.Context, bucket, key string, tags map[string]st
 }
 
 func (g *Gateway) putTagging(c *gin.Context, bucket, key string) {
-	payload, err := c.MustGet(ctxAuth).(*s3api.Auth).BodyReader(c.Request)
-	if err != nil {
-		g.fail(c, err)
-		return
-	}
 	var t s3api.Tagging
-	if err := s3api.DecodeXML(payload, maxXMLBody, &t); err != nil {
+	if err := decodeXMLBody(c, &t); err != nil {
 		g.fail(c, err)
 		return
 	}

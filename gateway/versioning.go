@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -64,18 +63,9 @@ func (g *Gateway) serveVersioning(c *gin.Context, bucket string, q map[string][]
 
 func (g *Gateway) putBucketVersioning(c *gin.Context, name string) {
 	ctx := c.Request.Context()
-	payload, err := c.MustGet(ctxAuth).(*s3api.Auth).BodyReader(c.Request)
+	body, err := readXMLBody(c)
 	if err != nil {
 		g.fail(c, err)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(payload, maxXMLBody+1))
-	if err != nil {
-		g.fail(c, bodyError(err))
-		return
-	}
-	if len(body) > maxXMLBody {
-		g.fail(c, s3api.NewError(s3api.MalformedXML))
 		return
 	}
 	cfg, err := s3api.DecodeVersioningConfiguration(body)

@@ -346,7 +346,7 @@ func (n *Node) replayOne(ctx context.Context, key []byte, h *hint) error {
 		if err != nil {
 			return err
 		}
-		if err := n.throttle(ctx, size); err != nil {
+		if err := n.replayPace.wait(ctx, size, n.cfg.ReplayRate); err != nil {
 			f.Close()
 			return err
 		}
@@ -407,28 +407,4 @@ func (n *Node) RepairDebts(home string) ([]transport.ShardRef, error) {
 		refs = append(refs, kh.h.ref())
 	}
 	return refs, nil
-}
-
-// throttle holds replay to cfg.ReplayRate bytes per second, so handoff does
-// not crowd out foreground traffic.
-func (n *Node) throttle(ctx context.Context, size int64) error {
-	n.replayMu.Lock()
-	now := time.Now()
-	if n.replayNext.Before(now) {
-		n.replayNext = now
-	}
-	wait := n.replayNext.Sub(now)
-	n.replayNext = n.replayNext.Add(time.Duration(float64(size) / float64(n.cfg.ReplayRate) * float64(time.Second)))
-	n.replayMu.Unlock()
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

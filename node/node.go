@@ -199,8 +199,7 @@ type Node struct {
 	seed     maphash.Seed
 
 	hints      hintBook
-	replayMu   sync.Mutex
-	replayNext time.Time
+	replayPace pacer    // holds hint replay to ReplayRate
 	codecs     sync.Map // metadata.ErasureInfo → *erasure.Codec, for shard checks
 	scan       scanState
 	clock      *metadata.Clock // stamps lifecycle expirations (lifecycle.go)

@@ -98,8 +98,7 @@ type scanState struct {
 	mu    sync.Mutex
 	stats ScannerStats
 
-	rateMu sync.Mutex
-	next   time.Time
+	pace pacer // holds scrubbing to ScrubRate
 
 	// onRepair, set by tests, sees every queued repair in the order
 	// the scanner works through them.
@@ -469,7 +468,7 @@ func (n *Node) scrubRecord(ctx context.Context, v *metadata.Version) []repairJob
 	}
 	var jobs []repairJob
 	if v.IsInline() {
-		if err := n.scrubThrottle(ctx, int64(len(v.Inline))); err != nil {
+		if err := n.scan.pace.wait(ctx, int64(len(v.Inline)), n.cfg.ScrubRate); err != nil {
 			return nil
 		}
 		err := codec.VerifyShard(bytes.NewReader(v.Inline), v.Size)
@@ -494,7 +493,7 @@ func (n *Node) scrubRecord(ctx context.Context, v *metadata.Version) []repairJob
 				n.log.Warn("scrub: open shard", "shard", ref.String(), "err", err)
 				continue
 			}
-			if err := n.scrubThrottle(ctx, size); err != nil {
+			if err := n.scan.pace.wait(ctx, size, n.cfg.ScrubRate); err != nil {
 				f.Close()
 				return jobs
 			}
@@ -560,30 +559,6 @@ func (n *Node) repairInline(ctx context.Context, v *metadata.Version, i int) err
 		return err
 	}
 	return n.db.Set(metadata.ObjectRecordKey(v.Bucket, v.Key), rec, pebble.Sync)
-}
-
-// scrubThrottle holds verification to ScrubRate bytes per second.
-func (n *Node) scrubThrottle(ctx context.Context, size int64) error {
-	s := &n.scan
-	s.rateMu.Lock()
-	now := time.Now()
-	if s.next.Before(now) {
-		s.next = now
-	}
-	wait := s.next.Sub(now)
-	s.next = s.next.Add(time.Duration(float64(size) / float64(n.cfg.ScrubRate) * float64(time.Second)))
-	s.rateMu.Unlock()
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // collectOrphans is step 4. Candidates are gathered against one snapshot
