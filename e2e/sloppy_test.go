@@ -159,6 +159,22 @@ func TestSloppyQuorumAndHandoff(t *testing.T) {
 		t.Errorf("HEAD of the refused PUT: %v; want NotFound", err)
 	}
 	t.Logf("hints drained %v after restart; full redundancy %v after restart", drained, time.Since(restarted))
+	// Hint debt reports what was handed back, and how fast.
+	var replayed int64
+	for _, n := range c.Nodes {
+		for home, st := range n.Node().HintStats() {
+			if st.ReplayedBytes > 0 {
+				replayed += st.ReplayedBytes
+				if st.ReplayRate <= 0 {
+					t.Errorf("node %s replayed %d bytes to %s but reports no replay rate", n.ID, st.ReplayedBytes, home)
+				}
+				t.Logf("node %s → %s: %d bytes replayed at %.1f MiB/s", n.ID, home, st.ReplayedBytes, st.ReplayRate/(1<<20))
+			}
+		}
+	}
+	if replayed == 0 {
+		t.Errorf("no node reports replayed hint bytes")
+	}
 	// With the two returned nodes now holding their shards, any other two
 	// may go: everything still reads.
 	for _, n := range []*clustertest.Node{c.Nodes[0], c.Nodes[2]} {

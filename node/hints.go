@@ -68,6 +68,9 @@ type HintStat struct {
 	Oldest time.Time
 	// ReplayedBytes counts bytes sent home since the node started.
 	ReplayedBytes int64
+	// ReplayRate is the bytes per second of the last replay to the home,
+	// throttling included.
+	ReplayRate float64
 	// RepairDebts counts shards recorded for repair instead of hinted.
 	RepairDebts int
 }
@@ -281,6 +284,18 @@ func (n *Node) hintHomes() []string {
 func (n *Node) ReplayHints(ctx context.Context, home string) error { return n.replayHome(ctx, home) }
 
 func (n *Node) replayHome(ctx context.Context, home string) error {
+	start := time.Now()
+	n.hints.mu.Lock()
+	before := n.hints.stat(home).ReplayedBytes
+	n.hints.mu.Unlock()
+	defer func() {
+		n.hints.mu.Lock()
+		defer n.hints.mu.Unlock()
+		st := n.hints.stat(home)
+		if sent := st.ReplayedBytes - before; sent > 0 {
+			st.ReplayRate = float64(sent) / time.Since(start).Seconds()
+		}
+	}()
 	prefix := homePrefix(hintPrefix, home)
 	for {
 		// Re-open the iterator per batch: replay deletes what it read.

@@ -56,7 +56,7 @@ type collector struct {
 	n    *Node
 	disk prometheus.Collector
 
-	hints, hintBytes, hintAge, replayed, debts *prometheus.Desc
+	hints, hintBytes, hintAge, replayed, replayRate, debts *prometheus.Desc
 
 	scanCounters []scanCounter
 	lastPass     *prometheus.Desc
@@ -81,8 +81,10 @@ func newCollector(n *Node) *collector {
 		hintBytes: desc("cairn_node_hint_bytes", "Bytes of hints held for a home.", home),
 		hintAge:   desc("cairn_node_hint_oldest_age_seconds", "Age of the oldest hint held for a home.", home),
 		replayed:  desc("cairn_node_hint_replayed_bytes_total", "Hint bytes handed back to a home since the node started.", home),
-		debts:     desc("cairn_node_repair_debts", "Shards recorded for repair at a home instead of hinted.", home),
-		lastPass:  desc("cairn_node_scanner_last_pass_timestamp_seconds", "When the scanner's last pass ended, Unix time.", nil),
+		replayRate: desc("cairn_node_hint_replay_rate_bytes_per_second",
+			"Bytes per second of the last hint replay to a home, throttling included.", home),
+		debts:    desc("cairn_node_repair_debts", "Shards recorded for repair at a home instead of hinted.", home),
+		lastPass: desc("cairn_node_scanner_last_pass_timestamp_seconds", "When the scanner's last pass ended, Unix time.", nil),
 		lastDuration: desc("cairn_node_scanner_last_pass_duration_seconds",
 			"How long the scanner's last pass took.", nil),
 	}
@@ -113,7 +115,7 @@ func newCollector(n *Node) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	c.disk.Describe(ch)
-	for _, d := range []*prometheus.Desc{c.hints, c.hintBytes, c.hintAge, c.replayed, c.debts, c.lastPass, c.lastDuration} {
+	for _, d := range []*prometheus.Desc{c.hints, c.hintBytes, c.hintAge, c.replayed, c.replayRate, c.debts, c.lastPass, c.lastDuration} {
 		ch <- d
 	}
 	for _, s := range c.scanCounters {
@@ -136,6 +138,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(c.hintAge, age, home)
 		ch <- prometheus.MustNewConstMetric(c.replayed, prometheus.CounterValue, float64(s.ReplayedBytes), home)
+		gauge(c.replayRate, s.ReplayRate, home)
 		gauge(c.debts, float64(s.RepairDebts), home)
 	}
 	st := c.n.ScannerStats()
