@@ -52,10 +52,11 @@ func TestSlowNodeIsHedged(t *testing.T) {
 	for range 3 {
 		get(t, cl, "slow", "obj", nil) // learn every node's usual latency
 	}
-	// Shard 0's home answers every call and every read of a body 20 ms late:
-	// well over ten times its usual latency on loopback.
+	// Shard 0's home answers every call and every read of a body 200 ms
+	// late: well over ten times its usual latency on loopback, even under
+	// the race detector.
 	v := latestVersion(t, c, "slow", "obj")
-	faults.Slow(v.Shards[0], 20*time.Millisecond)
+	faults.Slow(v.Shards[0], 200*time.Millisecond)
 	for range 6 {
 		got, _ := get(t, cl, "slow", "obj", nil)
 		sameBytes(t, "read with a slow node", got, data)
