@@ -63,7 +63,8 @@ func run() error {
 	}, hc)
 	reg := metrics.NewRegistry()
 	n, err := node.Open(node.Config{ID: cfg.ID, Dir: cfg.Data, Logger: log, Peers: peers, Alive: members.Alive,
-		Layout: cfg.Layout, HomesPerPG: cfg.HomesPerPG, Metrics: reg})
+		Layout: cfg.Layout, HomesPerPG: cfg.HomesPerPG, Metrics: reg,
+		ReplayRate: cfg.ReplayRate, MaxHintBytes: cfg.MaxHintBytes, HintWindow: cfg.HintWindow})
 	if err != nil {
 		return err
 	}

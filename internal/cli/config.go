@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"cairn/internal/s3api"
 	"cairn/placement"
@@ -200,8 +201,14 @@ type NodeConfig struct {
 	Zone      string
 	EC        string // k+m, as the gateways use
 	Security  SecurityConfig
-	Gossip    GossipConfig
-	Log       LogConfig
+
+	// Hinted handoff: how fast hints go home, and how much and how long
+	// a node holds for one home.
+	ReplayRate   int64
+	MaxHintBytes int64
+	HintWindow   time.Duration
+	Gossip       GossipConfig
+	Log          LogConfig
 
 	ShowVersion bool
 	Layout      *placement.Layout // derived from Nodes
@@ -219,6 +226,9 @@ func NewNodeLoader(c *NodeConfig) *Loader {
 	l.String(&c.Nodes, "nodes", "", "", "the cluster layout, as objgw --nodes")
 	l.String(&c.Zone, "zone", "", "", "failure domain of this node (default: its zone in --nodes)")
 	l.String(&c.EC, "ec", "", "4+2", "erasure code data+parity shards the gateways use (how many homes each placement group has)")
+	l.Int64(&c.ReplayRate, "replay-rate", "", 64<<20, "hint replay limit, bytes per second")
+	l.Int64(&c.MaxHintBytes, "max-hint-bytes", "", 16<<30, "bytes of hints held for any one home")
+	l.Duration(&c.HintWindow, "hint-window", "", 3*time.Hour, "how long hints are kept for an absent home before they become repair debts")
 	c.Security.register(l, "admin")
 	c.Gossip.register(l, "127.0.0.1:7946")
 	c.Log.register(l)
@@ -269,6 +279,9 @@ func LoadNode(args []string, env func(string) (string, bool), readFile func(stri
 	k, m, ecErr := parseEC(c.EC)
 	errs = append(errs, ecErr)
 	c.HomesPerPG = k + m
+	if c.ReplayRate <= 0 || c.MaxHintBytes <= 0 || c.HintWindow <= 0 {
+		errs = append(errs, errors.New("--replay-rate, --max-hint-bytes and --hint-window: must be positive"))
+	}
 	errs = append(errs, c.Security.validate(readFile)...)
 	errs = append(errs, c.Gossip.validate()...)
 	errs = append(errs, c.Log.validate()...)
