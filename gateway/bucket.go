@@ -129,33 +129,48 @@ func (g *Gateway) readBuckets(ctx context.Context) (map[string]metadata.Bucket, 
 	return newest, nil
 }
 
-func (g *Gateway) bucketExists(ctx context.Context, name string) (bool, error) {
-	if g.buckets.has(name, g.cfg.Now()) {
-		return true, nil
-	}
+// readBucket returns a live bucket's newest record from a read quorum, or
+// NoSuchBucket, and refreshes the cache with it.
+func (g *Gateway) readBucket(ctx context.Context, name string) (metadata.Bucket, error) {
 	all, err := g.readBuckets(ctx)
 	if err != nil {
-		return false, err
+		return metadata.Bucket{}, err
 	}
 	b, ok := all[name]
 	if !ok || b.Deleted {
-		return false, nil
+		return metadata.Bucket{}, &s3api.Error{Code: s3api.NoSuchBucket, Resource: name}
 	}
 	g.buckets.setState(name, b.Versioning)
 	g.buckets.add(name, g.cfg.Now())
-	return true, nil
+	return b, nil
+}
+
+// updateBucket changes a live bucket's record with change and writes it
+// with an HLC ordered after the record it read.
+func (g *Gateway) updateBucket(ctx context.Context, name string, change func(*metadata.Bucket)) error {
+	b, err := g.readBucket(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := g.clock.Update(b.HLC); err != nil {
+		return errClockBehind
+	}
+	change(&b)
+	b.HLC = g.clock.Now()
+	if err := g.writeBucket(ctx, &b); err != nil {
+		return err
+	}
+	g.buckets.setState(name, b.Versioning)
+	return nil
 }
 
 // requireBucket returns NoSuchBucket unless the bucket exists.
 func (g *Gateway) requireBucket(ctx context.Context, name string) error {
-	ok, err := g.bucketExists(ctx, name)
-	if err != nil {
-		return err
+	if g.buckets.has(name, g.cfg.Now()) {
+		return nil
 	}
-	if !ok {
-		return &s3api.Error{Code: s3api.NoSuchBucket, Resource: name}
-	}
-	return nil
+	_, err := g.readBucket(ctx, name)
+	return err
 }
 
 // writeBucket stores a bucket record on a write quorum of every node.

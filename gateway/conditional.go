@@ -71,7 +71,16 @@ func (g *Gateway) writeCondition(ctx context.Context, h http.Header, bucket, key
 }
 
 // commitAs commits v unconditionally (cond nil) or conditionally.
+// Either way v is first stamped after the key's newest HLC: a conditional
+// write's check already moved the clock past what it read.
 func (g *Gateway) commitAs(ctx context.Context, v *metadata.Version, inline [][]byte, cond *transport.Condition) error {
+	var latest <-chan error
+	if cond == nil {
+		latest = g.latestHLC(ctx, v.Bucket, v.Key)
+	}
+	if err := g.stampVersion(v, latest); err != nil {
+		return err
+	}
 	if cond == nil {
 		_, err := g.commitVersion(ctx, v, inline)
 		return err

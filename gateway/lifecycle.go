@@ -58,23 +58,7 @@ func (g *Gateway) putBucketLifecycle(c *gin.Context, name string) {
 
 // setBucketLifecycle stores l (nil: none) on the bucket record.
 func (g *Gateway) setBucketLifecycle(c *gin.Context, name string, l *metadata.Lifecycle) {
-	ctx := c.Request.Context()
-	all, err := g.readBuckets(ctx)
-	if err != nil {
-		g.fail(c, err)
-		return
-	}
-	b, ok := all[name]
-	if !ok || b.Deleted {
-		g.fail(c, &s3api.Error{Code: s3api.NoSuchBucket, Resource: name})
-		return
-	}
-	if err := g.clock.Update(b.HLC); err != nil {
-		g.fail(c, s3api.Errorf(s3api.ServiceUnavailable, "This gateway's clock is too far behind the cluster's to order the write."))
-		return
-	}
-	b.Lifecycle, b.HLC = l, g.clock.Now()
-	if err := g.writeBucket(ctx, &b); err != nil {
+	if err := g.updateBucket(c.Request.Context(), name, func(b *metadata.Bucket) { b.Lifecycle = l }); err != nil {
 		g.fail(c, err)
 		return
 	}
@@ -86,14 +70,9 @@ func (g *Gateway) setBucketLifecycle(c *gin.Context, name string, l *metadata.Li
 }
 
 func (g *Gateway) getBucketLifecycle(c *gin.Context, name string) {
-	all, err := g.readBuckets(c.Request.Context())
+	b, err := g.readBucket(c.Request.Context(), name)
 	if err != nil {
 		g.fail(c, err)
-		return
-	}
-	b, ok := all[name]
-	if !ok || b.Deleted {
-		g.fail(c, &s3api.Error{Code: s3api.NoSuchBucket, Resource: name})
 		return
 	}
 	if b.Lifecycle == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -401,22 +402,27 @@ func parseMaxKeys(q map[string][]string) (int, error) {
 	return min(n, maxListKeys), nil
 }
 
+// listArgs checks the bucket and the query parameters every listing takes.
+func (g *Gateway) listArgs(ctx context.Context, bucket string, q url.Values) (maxKeys int, prefix, delimiter, encodingType string, err error) {
+	if err := g.requireBucket(ctx, bucket); err != nil {
+		return 0, "", "", "", err
+	}
+	if maxKeys, err = parseMaxKeys(q); err != nil {
+		return 0, "", "", "", err
+	}
+	encodingType = q.Get("encoding-type")
+	if err := s3api.CheckEncodingType(encodingType); err != nil {
+		return 0, "", "", "", err
+	}
+	return maxKeys, q.Get("prefix"), q.Get("delimiter"), encodingType, nil
+}
+
 func (g *Gateway) listObjects(c *gin.Context, bucket string) {
 	r := c.Request
 	ctx := r.Context()
 	q := r.URL.Query()
-	if err := g.requireBucket(ctx, bucket); err != nil {
-		g.fail(c, err)
-		return
-	}
-	maxKeys, err := parseMaxKeys(q)
+	maxKeys, prefix, delimiter, encodingType, err := g.listArgs(ctx, bucket, q)
 	if err != nil {
-		g.fail(c, err)
-		return
-	}
-	prefix, delimiter := q.Get("prefix"), q.Get("delimiter")
-	encodingType := q.Get("encoding-type")
-	if err := s3api.CheckEncodingType(encodingType); err != nil {
 		g.fail(c, err)
 		return
 	}

@@ -33,12 +33,19 @@ func (g *Gateway) latestHLC(ctx context.Context, bucket, key string) <-chan erro
 	return done
 }
 
+// errClockBehind: this gateway's clock lags a record it must order after by
+// more than MaxClockSkew, so a write it stamped would lose silently.
+var errClockBehind = s3api.Errorf(s3api.ServiceUnavailable, "This gateway's clock is too far behind the cluster's to order the write.")
+
 // stampVersion gives v its HLC once the key's newest HLC is known. Failing
 // to learn it is not fatal — the commit's own quorum decides — but a clock
 // too far behind another gateway's is: that write would lose silently.
+// A nil latest means the clock was already moved past the key's newest HLC.
 func (g *Gateway) stampVersion(v *metadata.Version, latest <-chan error) error {
-	if err := <-latest; errors.Is(err, metadata.ErrClockSkew) {
-		return s3api.Errorf(s3api.ServiceUnavailable, "This gateway's clock is too far behind the cluster's to order the write.")
+	if latest != nil {
+		if err := <-latest; errors.Is(err, metadata.ErrClockSkew) {
+			return errClockBehind
+		}
 	}
 	v.HLC = g.clock.Now()
 	return nil

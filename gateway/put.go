@@ -54,7 +54,12 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		g.fail(c, err)
 		return
 	}
-	latest := g.latestHLC(ctx, bucket, key)
+	// A conditional write already read the key and moved the clock past
+	// it; any other starts that read now, while the body streams.
+	var latest <-chan error
+	if cond == nil {
+		latest = g.latestHLC(ctx, bucket, key)
+	}
 	hlc := g.clock.Now()
 	v := &metadata.Version{
 		Bucket:      bucket,

@@ -74,44 +74,19 @@ func (g *Gateway) putBucketVersioning(c *gin.Context, name string) {
 		return
 	}
 	state, _ := metadata.ParseVersioning(cfg.Status)
-	all, err := g.readBuckets(ctx)
-	if err != nil {
+	if err := g.updateBucket(ctx, name, func(b *metadata.Bucket) { b.Versioning = state }); err != nil {
 		g.fail(c, err)
 		return
 	}
-	b, ok := all[name]
-	if !ok || b.Deleted {
-		g.fail(c, &s3api.Error{Code: s3api.NoSuchBucket, Resource: name})
-		return
-	}
-	if err := g.clock.Update(b.HLC); err != nil {
-		g.fail(c, s3api.Errorf(s3api.ServiceUnavailable, "This gateway's clock is too far behind the cluster's to order the write."))
-		return
-	}
-	b.Versioning, b.HLC = state, g.clock.Now()
-	if err := g.writeBucket(ctx, &b); err != nil {
-		g.fail(c, err)
-		return
-	}
-	g.buckets.add(name, g.cfg.Now())
-	g.buckets.setState(name, state)
 	c.Status(http.StatusOK)
 }
 
 func (g *Gateway) getBucketVersioning(c *gin.Context, name string) {
-	ctx := c.Request.Context()
-	all, err := g.readBuckets(ctx)
+	b, err := g.readBucket(c.Request.Context(), name)
 	if err != nil {
 		g.fail(c, err)
 		return
 	}
-	b, ok := all[name]
-	if !ok || b.Deleted {
-		g.fail(c, &s3api.Error{Code: s3api.NoSuchBucket, Resource: name})
-		return
-	}
-	g.buckets.add(name, g.cfg.Now())
-	g.buckets.setState(name, b.Versioning)
 	s3api.WriteXML(c.Writer, http.StatusOK, &s3api.VersioningConfiguration{Status: b.Versioning.String()})
 }
 
@@ -474,18 +449,8 @@ func (g *Gateway) listObjectVersions(c *gin.Context, bucket string) {
 	r := c.Request
 	ctx := r.Context()
 	q := r.URL.Query()
-	if err := g.requireBucket(ctx, bucket); err != nil {
-		g.fail(c, err)
-		return
-	}
-	maxKeys, err := parseMaxKeys(q)
+	maxKeys, prefix, delimiter, encodingType, err := g.listArgs(ctx, bucket, q)
 	if err != nil {
-		g.fail(c, err)
-		return
-	}
-	prefix, delimiter := q.Get("prefix"), q.Get("delimiter")
-	encodingType := q.Get("encoding-type")
-	if err := s3api.CheckEncodingType(encodingType); err != nil {
 		g.fail(c, err)
 		return
 	}
