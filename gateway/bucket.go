@@ -48,7 +48,7 @@ func decodeXMLBody(c *gin.Context, v any) error {
 // Bucket records live on every node: a write needs N−m of them and a read
 // m+1, so any read meets the newest write while up to m nodes are down.
 func (g *Gateway) bucketQuorums() (write, read int) {
-	n, m := len(g.cfg.Layout.Nodes), g.cfg.ParityShards
+	n, m := len(g.layout().Nodes), g.cfg.ParityShards
 	return n - m, m + 1
 }
 

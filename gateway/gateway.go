@@ -26,6 +26,10 @@ import (
 type Config struct {
 	// Layout is the cluster: which nodes exist and where they are. Required.
 	Layout *placement.Layout
+	// LayoutSource, when set, is asked for the layout on every request
+	// instead (the layoutstore a gateway keeps current by gossip); Layout
+	// is then only checked at New.
+	LayoutSource func() *placement.Layout
 	// Dialer reaches the layout's nodes. Required.
 	Dialer transport.Dialer
 	// Credentials authenticate requests. Required.
@@ -224,8 +228,8 @@ func (g *Gateway) node(id string) (transport.NodeClient, error) { return g.cfg.D
 
 // allNodes lists every node of the layout; bucket records live on all.
 func (g *Gateway) allNodes() []string {
-	ids := make([]string, len(g.cfg.Layout.Nodes))
-	for i, n := range g.cfg.Layout.Nodes {
+	ids := make([]string, len(g.layout().Nodes))
+	for i, n := range g.layout().Nodes {
 		ids[i] = string(n.ID)
 	}
 	return ids
@@ -245,4 +249,12 @@ func (g *Gateway) codecFor(ec metadata.ErasureInfo) (*erasure.Codec, error) {
 	}
 	g.codecs.Store(key, c)
 	return c, nil
+}
+
+// layout returns the layout in force now.
+func (g *Gateway) layout() *placement.Layout {
+	if g.cfg.LayoutSource != nil {
+		return g.cfg.LayoutSource()
+	}
+	return g.cfg.Layout
 }

@@ -53,7 +53,7 @@ func (g *Gateway) readNewestOf(ctx context.Context, bucket, key string, need int
 }
 
 func (g *Gateway) readNewestOnce(ctx context.Context, bucket, key string, need int) (*metadata.Version, map[string]*metadata.Version, error) {
-	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
+	plan, err := placement.Place(g.layout(), bucket, key, g.codec.TotalShards())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -150,7 +150,7 @@ var listRotor atomic.Uint64
 func (g *Gateway) listNodes() (read, spares []string) {
 	ids := g.allNodes()
 	all := len(ids) != g.params.N() || g.params.MetaRead <= 0 || g.params.MetaRead >= len(ids)
-	for _, n := range g.cfg.Layout.Nodes {
+	for _, n := range g.layout().Nodes {
 		all = all || n.State != placement.Active
 	}
 	if all {

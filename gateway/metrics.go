@@ -72,7 +72,7 @@ func (g *Gateway) registerMetrics() error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cairn_gateway_nodes",
 			Help: "Storage nodes in the layout.",
-		}, func() float64 { return float64(len(g.cfg.Layout.Nodes)) }),
+		}, func() float64 { return float64(len(g.layout().Nodes)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cairn_gateway_write_quorum_nodes",
 			Help: "Live nodes a write needs: the metadata write quorum of homes.",
@@ -216,7 +216,7 @@ var errNotReady = errors.New("gateway: not ready")
 // aliveNodes counts the layout's nodes that Config.Alive reports up.
 func (g *Gateway) aliveNodes() int {
 	n := 0
-	for _, nd := range g.cfg.Layout.Nodes {
+	for _, nd := range g.layout().Nodes {
 		if g.cfg.Alive == nil || g.cfg.Alive(string(nd.ID)) {
 			n++
 		}
@@ -231,7 +231,7 @@ func (g *Gateway) aliveNodes() int {
 func (g *Gateway) Ready() error {
 	alive, need := g.aliveNodes(), g.params.MetaWrite
 	if alive < need {
-		return fmt.Errorf("%w: %d of %d nodes alive, writes need %d", errNotReady, alive, len(g.cfg.Layout.Nodes), need)
+		return fmt.Errorf("%w: %d of %d nodes alive, writes need %d", errNotReady, alive, len(g.layout().Nodes), need)
 	}
 	return nil
 }

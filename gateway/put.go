@@ -82,7 +82,7 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		g.fail(c, err)
 		return
 	}
-	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
+	plan, err := placement.Place(g.layout(), bucket, key, g.codec.TotalShards())
 	if err != nil {
 		g.fail(c, err)
 		return

@@ -88,7 +88,7 @@ func (g *Gateway) serveBucketExtra(c *gin.Context, bucket string, q map[string][
 
 // homes returns the k+m homes of a key.
 func (g *Gateway) homes(bucket, key string) ([]string, error) {
-	plan, err := placement.Place(g.cfg.Layout, bucket, key, g.codec.TotalShards())
+	plan, err := placement.Place(g.layout(), bucket, key, g.codec.TotalShards())
 	if err != nil {
 		return nil, err
 	}

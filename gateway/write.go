@@ -63,7 +63,7 @@ func (g *Gateway) alive(id string) bool { return g.cfg.Alive == nil || g.cfg.Ali
 // then the rest.
 func (g *Gateway) fallbacks(plan placement.Plan, home string, used map[string]bool) []string {
 	zoneOf := func(id string) string {
-		n, _ := g.cfg.Layout.Node(placement.NodeID(id))
+		n, _ := g.layout().Node(placement.NodeID(id))
 		return n.Zone
 	}
 	usedZones := make(map[string]bool)
@@ -114,7 +114,7 @@ func (sp *shardPlan) hasFailed(id string) bool {
 }
 
 func (g *Gateway) planShards(v *metadata.Version) (*shardPlan, error) {
-	plan, err := placement.Place(g.cfg.Layout, v.Bucket, v.Key, len(v.Shards))
+	plan, err := placement.Place(g.layout(), v.Bucket, v.Key, len(v.Shards))
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,12 @@ type Config struct {
 	// for long since later events queue behind it. Events still queued when
 	// Close is called are dropped.
 	OnChange func(Member)
+
+	// OnState, if set, receives every shared document another member sends
+	// (see SetState), newer or not: the application decides which wins and
+	// calls SetState with it. Calls happen one at a time on a goroutine
+	// owned by the Membership.
+	OnState func(doc []byte)
 }
 
 // DefaultConfig returns a Config listening for gossip on 0.0.0.0:7946 with the

@@ -59,6 +59,9 @@ type Member struct {
 	AdminAddr  string
 	GossipAddr string // host:port of its memberlist
 	State      State
+	// StateEpoch is the epoch of the shared document the member holds
+	// (see SetState); 0 before it has one.
+	StateEpoch uint64
 }
 
 // Membership is this process's membership in the gossip pool. See the
@@ -75,6 +78,7 @@ type Membership struct {
 
 	mu      sync.Mutex
 	members map[string]Member
+	shared  sharedState // guarded by mu
 	queue   []Member // OnChange events not yet delivered
 
 	wake   chan struct{} // cap 1: queue is non-empty
@@ -114,7 +118,7 @@ func New(cfg Config) (*Membership, error) {
 	mc.Conflict = d
 	mc.Logger = log.New(logWriter{logger: m.log.With("component", "memberlist")}, "", 0)
 
-	if cfg.OnChange != nil {
+	if cfg.OnChange != nil || cfg.OnState != nil {
 		m.wg.Go(m.dispatch)
 	}
 	// memberlist reports our own join from inside Create, so the delegate
@@ -324,6 +328,7 @@ func (m *Membership) shutdown(leave bool) error {
 func (m *Membership) leave() {
 	md := m.cfg.meta()
 	md.Leaving = true
+	md.Epoch = m.stateEpoch()
 	b, err := encodeMeta(md)
 	if err == nil {
 		m.d.meta.Store(&b)
@@ -350,6 +355,7 @@ func (m *Membership) observe(n *memberlist.Node, gone bool) {
 		m.log.Warn("bad member metadata", "peer", n.Name, "err", err)
 	} else {
 		mb.Role, mb.Addr, mb.Zone, mb.AdminAddr = md.Role, md.Addr, md.Zone, md.AdminAddr
+		mb.StateEpoch = md.Epoch
 	}
 	switch {
 	case md.Leaving:
@@ -366,6 +372,7 @@ func (m *Membership) observe(n *memberlist.Node, gone bool) {
 		return
 	}
 	m.members[mb.ID] = mb
+	m.noteEpochLocked(mb)
 	if m.cfg.OnChange != nil {
 		m.queue = append(m.queue, mb)
 		select {
@@ -390,9 +397,17 @@ func (m *Membership) dispatch() {
 		case <-m.wake:
 		}
 		m.mu.Lock()
-		batch := m.queue
-		m.queue = nil
+		batch, docs := m.queue, m.shared.inbox
+		m.queue, m.shared.inbox = nil, nil
 		m.mu.Unlock()
+		for _, doc := range docs {
+			select {
+			case <-m.done:
+				return
+			default:
+			}
+			m.cfg.OnState(doc)
+		}
 		for _, mb := range batch {
 			select {
 			case <-m.done:
@@ -419,12 +434,13 @@ var (
 // NodeMeta returns the encoded metadata; Validate checked it fits limit.
 func (d *delegate) NodeMeta(limit int) []byte { return *d.meta.Load() }
 
-// NotifyMsg, GetBroadcasts, LocalState and MergeRemoteState are unused: the
-// pool carries no application data besides metadata.
-func (d *delegate) NotifyMsg([]byte)                       {}
+// NotifyMsg, LocalState and MergeRemoteState carry the shared document
+// (state.go): pushed to members that are behind, and swapped in every
+// push-pull sync, the join's included. Broadcasts are unused.
+func (d *delegate) NotifyMsg(b []byte)                     { d.m.receiveState(b) }
 func (d *delegate) GetBroadcasts(int, int) [][]byte        { return nil }
-func (d *delegate) LocalState(bool) []byte                 { return nil }
-func (d *delegate) MergeRemoteState(buf []byte, join bool) {}
+func (d *delegate) LocalState(bool) []byte                 { return d.m.localState() }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.m.receiveState(buf) }
 
 func (d *delegate) NotifyJoin(n *memberlist.Node)   { d.m.observe(n, false) }
 func (d *delegate) NotifyUpdate(n *memberlist.Node) { d.m.observe(n, false) }

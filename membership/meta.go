@@ -22,6 +22,9 @@ type meta struct {
 	// events do not say whether a member left or died (its Node.State is
 	// never filled in), so receivers tell the two apart by this flag.
 	Leaving bool `json:"l,omitempty"`
+	// Epoch is the epoch of the shared document this member holds
+	// (SetState), so that members can tell who is behind.
+	Epoch uint64 `json:"e,omitempty"`
 }
 
 func encodeMeta(m meta) ([]byte, error) {

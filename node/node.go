@@ -66,6 +66,10 @@ type Config struct {
 	// of, and so whose metadata to compare with (scanner.go). Nil, or nil
 	// Peers, disables the scanner loop; ScanNow still scrubs.
 	Layout *placement.Layout
+	// LayoutSource, when set, is asked for the layout instead of Layout,
+	// which can then be nil: the node's layoutstore, which changes when an
+	// operator applies a new layout.
+	LayoutSource func() *placement.Layout
 	// HomesPerPG is how many nodes of a group's preference list are its
 	// homes: the cluster's k+m. Default DefaultHomesPerPG.
 	HomesPerPG int
@@ -246,7 +250,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Peers != nil {
 		n.done.Go(func() { n.handoff(ctx) })
 	}
-	if cfg.Peers != nil && cfg.Layout != nil {
+	if cfg.Peers != nil && n.layout() != nil {
 		n.done.Go(func() { n.runScanner(ctx) })
 	}
 	if cfg.Peers != nil {
@@ -312,4 +316,12 @@ func withCtx(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", transport.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// layout returns the layout in force now, or nil.
+func (n *Node) layout() *placement.Layout {
+	if n.cfg.LayoutSource != nil {
+		return n.cfg.LayoutSource()
+	}
+	return n.cfg.Layout
 }

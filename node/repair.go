@@ -518,10 +518,10 @@ func (n *Node) settleDebt(ctx context.Context, h *hint) (bool, error) {
 // likelyHomes lists the nodes to ask for the record of bucket/key: the
 // layout's homes of its PG (this node included), except skip.
 func (n *Node) likelyHomes(bucket, key, skip string) []string {
-	if n.cfg.Layout == nil {
+	if n.layout() == nil {
 		return []string{n.cfg.ID}
 	}
-	plan, err := placement.Place(n.cfg.Layout, bucket, key, min(n.cfg.HomesPerPG, len(n.cfg.Layout.Nodes)))
+	plan, err := placement.Place(n.layout(), bucket, key, min(n.cfg.HomesPerPG, len(n.layout().Nodes)))
 	if err != nil {
 		return []string{n.cfg.ID}
 	}

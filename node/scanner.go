@@ -145,7 +145,7 @@ func (n *Node) ScanNow(ctx context.Context) error {
 	defer n.scan.pass.Unlock()
 	start := time.Now()
 	var errs []error
-	if n.cfg.Peers != nil && n.cfg.Layout != nil {
+	if n.cfg.Peers != nil && n.layout() != nil {
 		errs = append(errs, n.syncMetadata(ctx))
 	}
 	if n.cfg.Peers != nil {
@@ -187,7 +187,7 @@ func (l *errList) err(what string) error {
 // syncMetadata is step 1: buckets from every peer, object records from the
 // other homes of each group whose digest differs.
 func (n *Node) syncMetadata(ctx context.Context) error {
-	layout := n.cfg.Layout
+	layout := n.layout()
 	var errs errList
 	homes := min(n.cfg.HomesPerPG, len(layout.Nodes))
 	shared := map[string][]int{} // peer → groups both are homes of

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -67,6 +68,11 @@ type Layout struct {
 	Version uint64
 	PGCount int // number of placement groups; see DefaultPGCount
 	Nodes   []Node
+	// Table, when set, is the homes of every PG: Table[pg][i] stores shard i
+	// of new writes to pg. [Next] builds it so that a layout change moves
+	// only the shards of the nodes that leave a PG's home set; without it
+	// (the first layout of a cluster) homes are the preference order.
+	Table [][]NodeID `json:",omitempty"`
 }
 
 // Validate reports every problem of the layout at once, joined with errors.Join;
@@ -108,6 +114,22 @@ func (l *Layout) Validate() error {
 		}
 		if !n.State.valid() {
 			bad("node %d (%q): unknown state %v", i, n.ID, n.State)
+		}
+	}
+	if l.Table != nil && len(l.Table) != l.PGCount {
+		bad("table has %d rows for %d PGs", len(l.Table), l.PGCount)
+	}
+	for pg, row := range l.Table {
+		if len(row) != len(l.Table[0]) || len(row) == 0 {
+			bad("table row %d has %d homes, row 0 has %d", pg, len(row), len(l.Table[0]))
+			break
+		}
+		for i, id := range row {
+			if _, ok := ids[id]; !ok {
+				bad("table row %d: home %d is %q, not a node of the layout", pg, i, id)
+			} else if slices.Index(row, id) != i {
+				bad("table row %d: %q is home twice", pg, id)
+			}
 		}
 	}
 	return errors.Join(errs...)

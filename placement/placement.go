@@ -154,9 +154,87 @@ func Place(l *Layout, bucket, key string, n int) (Plan, error) {
 		return Plan{}, fmt.Errorf("%w: %d homes asked, layout v%d has %d nodes", ErrTooFewNodes, n, l.Version, len(l.Nodes))
 	}
 	pg := PG(l, bucket, key)
+	homes := l.Homes(pg, n)
 	pref := Preference(l, pg)
-	// Full slice expressions: appending to Homes must not overwrite Fallbacks.
-	return Plan{PG: pg, Homes: pref[:n:n], Fallbacks: pref[n:]}, nil
+	fallbacks := make([]NodeID, 0, len(pref)-len(homes))
+	for _, id := range pref {
+		if !slices.Contains(homes, id) {
+			fallbacks = append(fallbacks, id)
+		}
+	}
+	return Plan{PG: pg, Homes: homes, Fallbacks: fallbacks}, nil
+}
+
+// Homes returns the n homes of placement group pg, in shard order: the
+// layout's Table row when it has one of that width, else the first n of the
+// preference list. The result is owned by the caller.
+func (l *Layout) Homes(pg, n int) []NodeID {
+	if len(l.Table) == l.PGCount && pg >= 0 && pg < len(l.Table) && len(l.Table[pg]) == n {
+		return slices.Clone(l.Table[pg])
+	}
+	p := Preference(l, pg)
+	return p[:min(max(n, 0), len(p)):min(max(n, 0), len(p))]
+}
+
+// Next returns the layout that follows prev with the given nodes: version
+// prev.Version+1, prev's PG count, and a Table in which every PG keeps each
+// home that stays among its n best nodes at its old shard index, and the
+// nodes that join take the indices of those that leave ([Align]). So a
+// change moves the shards of exactly the (PG, index) pairs [Moves] lists.
+func Next(prev *Layout, nodes []Node, n int) (*Layout, error) {
+	if prev == nil {
+		return nil, fmt.Errorf("%w: nil layout", ErrInvalidLayout)
+	}
+	next := &Layout{Version: prev.Version + 1, PGCount: prev.PGCount, Nodes: slices.Clone(nodes)}
+	if err := next.Validate(); err != nil {
+		return nil, err
+	}
+	if active := next.countActive(); active < n {
+		return nil, fmt.Errorf("%w: %d homes per PG need %d active nodes, layout has %d", ErrTooFewNodes, n, n, active)
+	}
+	next.Table = make([][]NodeID, next.PGCount)
+	for pg := range next.PGCount {
+		best := Preference(next, pg)[:n]
+		next.Table[pg] = Align(prev.Homes(pg, n), best)
+	}
+	return next, nil
+}
+
+func (l *Layout) countActive() int {
+	active := 0
+	for _, nd := range l.Nodes {
+		if nd.State == Active {
+			active++
+		}
+	}
+	return active
+}
+
+// Move is one shard index of one PG that changes node between two layouts.
+type Move struct {
+	PG       int
+	Index    int
+	From, To NodeID
+}
+
+// Moves lists the (PG, shard index) pairs whose home differs between
+// layouts a and b with n homes per PG, in PG order: the shards a
+// rebalance from a to b copies. Layouts with different PG counts are not
+// comparable and return nil.
+func Moves(a, b *Layout, n int) []Move {
+	if a == nil || b == nil || a.PGCount != b.PGCount {
+		return nil
+	}
+	var out []Move
+	for pg := range b.PGCount {
+		from, to := a.Homes(pg, n), b.Homes(pg, n)
+		for i := range min(len(from), len(to)) {
+			if from[i] != to[i] {
+				out = append(out, Move{PG: pg, Index: i, From: from[i], To: to[i]})
+			}
+		}
+	}
+	return out
 }
 
 // Moved returns how many placement groups have a different set of homes (the
@@ -184,10 +262,7 @@ func Moved(a, b *Layout, n int) int {
 	return moved
 }
 
-func homes(l *Layout, pg, n int) []NodeID {
-	p := Preference(l, pg)
-	return p[:min(max(n, 0), len(p))]
-}
+func homes(l *Layout, pg, n int) []NodeID { return l.Homes(pg, n) }
 
 func sameSet(a, b []NodeID) bool {
 	if len(a) != len(b) {

@@ -1,0 +1,95 @@
+package membership
+
+import (
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// adopter keeps the newest document it was offered, as an application
+// would, and adopts it through SetState.
+type adopter struct {
+	mu    sync.Mutex
+	m     *Membership
+	epoch uint64
+	doc   string
+}
+
+func (a *adopter) offer(doc []byte) {
+	// Documents are "<epoch>:<text>" in this test.
+	s := string(doc)
+	var e uint64
+	for i := range s {
+		if s[i] == ':' {
+			e, _ = strconv.ParseUint(s[:i], 10, 64)
+			break
+		}
+	}
+	a.mu.Lock()
+	if e > a.epoch {
+		a.epoch, a.doc = e, s
+	}
+	m := a.m
+	a.mu.Unlock()
+	if m != nil {
+		m.SetState(e, doc)
+	}
+}
+
+func (a *adopter) get() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.doc
+}
+
+func TestSharedStateSpreads(t *testing.T) {
+	t.Parallel()
+	var ads [3]*adopter
+	var ms [3]*Membership
+	for i := range ms {
+		ads[i] = &adopter{}
+		cfg := testConfig(t, "m"+strconv.Itoa(i), RoleNode)
+		cfg.OnState = ads[i].offer
+		ms[i] = start(t, cfg)
+		ads[i].mu.Lock()
+		ads[i].m = ms[i]
+		ads[i].mu.Unlock()
+	}
+	// m0 holds a document before anyone joins: the join's push-pull brings it.
+	ms[0].SetState(1, []byte("1:first"))
+	join(t, ms[1], ms[0].LocalGossipAddr())
+	waitFor(t, func() bool { return ads[1].get() == "1:first" }, "m1 gets epoch 1 by joining")
+
+	// A newer document set anywhere reaches everyone, including a member
+	// that joins later.
+	ms[1].SetState(2, []byte("2:second"))
+	waitFor(t, func() bool { return ads[0].get() == "2:second" }, "m0 gets epoch 2")
+	join(t, ms[2], ms[0].LocalGossipAddr())
+	waitFor(t, func() bool { return ads[2].get() == "2:second" }, "m2 gets epoch 2")
+	waitFor(t, func() bool {
+		for _, mb := range ms[0].Members() {
+			if mb.StateEpoch != 2 {
+				return false
+			}
+		}
+		return true
+	}, "every member gossips epoch 2")
+
+	// An older epoch does not replace a newer one.
+	ms[2].SetState(1, []byte("1:stale"))
+	if got := ms[2].StateEpoch(); got != 2 {
+		t.Errorf("StateEpoch after a stale SetState = %d, want 2", got)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
