@@ -79,6 +79,12 @@ type NodeStatus struct {
 	MisplacedBytes int64 `json:"misplaced_bytes"`
 	Moved          int64 `json:"moved"`
 	MovedBytes     int64 `json:"moved_bytes"`
+
+	// LastScan is when the node's last scanner pass ended; zero before
+	// the first. Shards, the histogram and Misplaced are as of that pass,
+	// so a wait for a rebalance or a heal is over only once every live
+	// node has ended a pass after the change.
+	LastScan time.Time `json:"last_scan"`
 }
 
 // Redundancy is a durability histogram: Objects[r] and Bytes[r] for r =
