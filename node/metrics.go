@@ -3,10 +3,12 @@ package node
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"cairn/internal/metrics"
+	"cairn/transport"
 )
 
 // ErrClosed is returned by Ready once the node has been closed.
@@ -44,14 +46,14 @@ func (n *Node) unregisterMetrics() {
 }
 
 // collector exports what the node already counts, read at scrape time:
-// hint debt per home (HintStats), the scanner's counters (ScannerStats) and
-// the usage of the data directory's file system. Every metric carries the
+// hint debt per home (HintStats), the scanner's counters (ScannerStats),
+// the durability histogram of the last census (durability.go) and the
+// usage of the data directory's file system. Every metric carries the
 // node's ID, so that several nodes may share a registry in one process.
 //
-// Not exported: objects and bytes by remaining redundancy. The scanner
-// counts missing and corrupt shards but keeps no per-object tally of how
-// many shards each object still has, so there is nothing honest to export
-// yet; see docs/architecture.md, "Operations".
+// The histogram covers the object versions this node counts, all buckets
+// together: each version is counted by one node, so the cluster's is the
+// sum over nodes. It is absent until the first census.
 type collector struct {
 	n    *Node
 	disk prometheus.Collector
@@ -61,6 +63,8 @@ type collector struct {
 	scanCounters []scanCounter
 	lastPass     *prometheus.Desc
 	lastDuration *prometheus.Desc
+
+	objectsByRedundancy, bytesByRedundancy, objectsLost *prometheus.Desc
 }
 
 type scanCounter struct {
@@ -87,6 +91,14 @@ func newCollector(n *Node) *collector {
 		lastPass: desc("cairn_node_scanner_last_pass_timestamp_seconds", "When the scanner's last pass ended, Unix time.", nil),
 		lastDuration: desc("cairn_node_scanner_last_pass_duration_seconds",
 			"How long the scanner's last pass took.", nil),
+		objectsByRedundancy: desc("cairn_node_objects_by_redundancy",
+			"Object versions this node counts, by how many more shards each can lose and still be read, as of the last scanner pass.",
+			[]string{"redundancy"}),
+		bytesByRedundancy: desc("cairn_node_bytes_by_redundancy",
+			"Bytes of the object versions this node counts, by how many more shards each can lose, as of the last scanner pass.",
+			[]string{"redundancy"}),
+		objectsLost: desc("cairn_node_objects_lost",
+			"Object versions this node counts that have fewer than k readable shards, as of the last scanner pass.", nil),
 	}
 	for _, s := range []struct {
 		name, help string
@@ -115,7 +127,8 @@ func newCollector(n *Node) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	c.disk.Describe(ch)
-	for _, d := range []*prometheus.Desc{c.hints, c.hintBytes, c.hintAge, c.replayed, c.replayRate, c.debts, c.lastPass, c.lastDuration} {
+	for _, d := range []*prometheus.Desc{c.hints, c.hintBytes, c.hintAge, c.replayed, c.replayRate, c.debts, c.lastPass, c.lastDuration,
+		c.objectsByRedundancy, c.bytesByRedundancy, c.objectsLost} {
 		ch <- d
 	}
 	for _, s := range c.scanCounters {
@@ -148,5 +161,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if !st.LastPass.IsZero() {
 		gauge(c.lastPass, float64(st.LastPass.UnixNano())/1e9)
 		gauge(c.lastDuration, st.LastPassDuration.Seconds())
+	}
+	if cs := c.n.scan.report.lastCensus(); cs != nil {
+		var all transport.RedundancyCounts
+		for _, r := range cs.redundancy {
+			all.Add(r)
+		}
+		for r, objects := range all.Objects {
+			label := strconv.Itoa(r)
+			gauge(c.objectsByRedundancy, float64(objects), label)
+			gauge(c.bytesByRedundancy, float64(all.Bytes[r]), label)
+		}
+		gauge(c.objectsLost, float64(all.Lost))
 	}
 }

@@ -250,9 +250,8 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Peers != nil {
 		n.done.Go(func() { n.handoff(ctx) })
 	}
-	if cfg.Peers != nil && n.layout() != nil {
-		n.done.Go(func() { n.runScanner(ctx) })
-	}
+	// The scanner loop runs even when it has no period, to serve StartScan.
+	n.done.Go(func() { n.runScanner(ctx) })
 	if cfg.Peers != nil {
 		n.done.Go(func() { n.runLifecycle(ctx) })
 	}

@@ -103,6 +103,8 @@ type scanState struct {
 	// onRepair, set by tests, sees every queued repair in the order
 	// the scanner works through them.
 	onRepair func(bucket, key string, index, lost int)
+
+	report scanReport // for NodeStats and StartScan (stats.go)
 }
 
 func (s *scanState) add(f func(*ScannerStats)) {
@@ -118,15 +120,21 @@ func (n *Node) ScannerStats() ScannerStats {
 	return n.scan.stats
 }
 
-// runScanner runs a pass every ScanInterval until ctx ends.
+// runScanner runs a pass every ScanInterval, when the node has Peers and
+// a layout, and one whenever StartScan asks, until ctx ends.
 func (n *Node) runScanner(ctx context.Context) {
-	t := time.NewTicker(n.cfg.ScanInterval)
-	defer t.Stop()
+	var tick <-chan time.Time
+	if n.cfg.Peers != nil && n.layout() != nil {
+		t := time.NewTicker(n.cfg.ScanInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
+		case <-n.scan.report.kicks():
 		}
 		if err := n.ScanNow(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("scanner pass incomplete", "err", err)
@@ -152,6 +160,7 @@ func (n *Node) ScanNow(ctx context.Context) error {
 		errs = append(errs, n.settleDebts(ctx))
 	}
 	errs = append(errs, n.scrub(ctx))
+	errs = append(errs, n.takeCensus(ctx))
 	errs = append(errs, n.collectOrphans(ctx))
 	n.scan.add(func(s *ScannerStats) {
 		s.Passes++
@@ -404,6 +413,7 @@ func (n *Node) scrub(ctx context.Context) error {
 		}
 		after = next
 	}
+	n.scan.report.findings.Store(int64(len(jobs)))
 	if len(jobs) == 0 {
 		return nil
 	}
@@ -441,6 +451,7 @@ func (n *Node) scrub(ctx context.Context) error {
 			continue
 		}
 		n.scan.add(func(s *ScannerStats) { s.ShardsRebuilt++ })
+		n.scan.report.findings.Add(-1)
 		n.log.Info("shard repaired", "bucket", j.v.Bucket, "key", j.v.Key, "version", j.u.name, "shard", j.i, "lost", j.lost)
 	}
 	return errs.err("repair")

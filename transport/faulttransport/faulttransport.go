@@ -89,7 +89,8 @@ func (d dialer) Node(id string) (transport.NodeClient, error) {
 	return &client{f: d.f, id: id, inner: c}, nil
 }
 
-// client is a NodeClient (and Hinter, when the inner one is) under faults.
+// client is a NodeClient (and Hinter and NodeAdmin, when the inner one is)
+// under faults.
 type client struct {
 	f     *Faults
 	id    string

@@ -1,0 +1,283 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"cairn/metadata"
+	"cairn/placement"
+	"cairn/transport"
+)
+
+// The census is the scanner pass's step after the scrub, so that it sees
+// what the scrub just repaired. It walks every record this node keeps,
+// current ("o/") and retained ("v/"), and counts:
+//
+//   - the shard files and bytes this node holds as the recorded home of a
+//     version (Version.Shards), and those bytes per placement group,
+//     inline fragments included, for NodeStats;
+//   - the durability histogram: for each object version of a placement
+//     group this node counts, how many of its shards can still be read,
+//     as transport.RedundancyCounts per bucket.
+//
+// Each version is counted by one node of the cluster: the first home of
+// its placement group, in the layout's shard order, that membership says
+// is alive (without a layout, the first live node of Version.Shards).
+// Delete markers, tombstones and purge tombstones hold no data and are not
+// counted. A version is counted at the worst of its units (the parts of a
+// multipart object): it is readable only while every part is.
+//
+// A shard counts as readable when one of its holders (its home, then the
+// fallback holding it as a hint) is alive and has it; an inline object's
+// fragment counts at the homes whose record holds it. This node's own
+// shards are checked with a stat of the file; the other holders' with an
+// empty read, which opens the shard without moving its bytes, as the
+// scrub's countLost does. So a census costs, per counted version, up to
+// (k+m) × units probes, one HTTP request each for a remote holder; holders
+// membership reports down cost nothing. There is no batched probe in the
+// transport, so each remote probe is charged probeCost bytes against the
+// scrub's pacer: scrubbing and probing together stay within ScrubRate.
+// With 4+2 at the default 32 MiB/s that is at most about 8 000 probes a
+// second, some 1 600 single-part objects, spread over the pass.
+//
+// The census is published only once complete: a pass cut short leaves the
+// previous one in place.
+
+// probeCost is what one probe of a remote shard is charged against the
+// scrub's byte rate: about a request's headers, and the page or so of
+// metadata the holder reads to open the file.
+const probeCost = 4 << 10
+
+// census is what one scanner pass counted (see above).
+type census struct {
+	shards, shardBytes int64
+	// pgBytes is keyed by placement group under pgCount groups; nil
+	// without a layout.
+	pgCount int
+	pgBytes map[int]int64
+	// redundancy is per bucket.
+	redundancy map[string]transport.RedundancyCounts
+}
+
+// takeCensus is the census step of the scanner pass.
+func (n *Node) takeCensus(ctx context.Context) error {
+	layout := n.layout()
+	c := &census{redundancy: map[string]transport.RedundancyCounts{}}
+	if layout != nil {
+		c.pgCount, c.pgBytes = layout.PGCount, map[int]int64{}
+	}
+	counter := map[int]bool{} // PG → whether this node counts it, for this pass
+	var errs errList
+	for _, prefix := range []string{objectKeyPrefix, "v/"} {
+		var after []byte
+		for {
+			batch, next, err := n.recordPage(ctx, prefix, after, 256)
+			if err != nil {
+				return fmt.Errorf("census: %w", err)
+			}
+			for _, v := range batch {
+				if v.Deleted || v.IsPurged() {
+					continue
+				}
+				if err := n.censusRecord(ctx, c, layout, counter, v); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					errs.add(err)
+				}
+			}
+			if next == nil {
+				break
+			}
+			after = next
+		}
+	}
+	n.scan.report.setCensus(c)
+	return errs.err("census")
+}
+
+// recordPage reads up to limit records under prefix after the store key
+// after, and returns the store key to resume after; nil at the end. The
+// iterator is closed between pages: the census probes other nodes between
+// them, and an open iterator would pin the store's files all the while.
+func (n *Node) recordPage(ctx context.Context, prefix string, after []byte, limit int) (batch []*metadata.Version, next []byte, err error) {
+	lower := []byte(prefix)
+	it, err := n.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer it.Close()
+	valid := it.First()
+	if after != nil {
+		valid = it.SeekGE(append(bytes.Clone(after), 0))
+	}
+	var last []byte
+	for ; valid; valid = it.Next() {
+		if len(batch) == limit {
+			return batch, last, it.Error()
+		}
+		last = append(last[:0], it.Key()...)
+		v := new(metadata.Version)
+		if err := v.UnmarshalBinary(it.Value()); err != nil {
+			n.log.Error("census: undecodable record", "key", string(it.Key()), "err", err)
+			continue
+		}
+		batch = append(batch, v)
+	}
+	return batch, nil, it.Error()
+}
+
+// censusRecord adds one version to c.
+func (n *Node) censusRecord(ctx context.Context, c *census, layout *placement.Layout, counter map[int]bool, v *metadata.Version) error {
+	pg := -1
+	if layout != nil {
+		pg = placement.PG(layout, v.Bucket, v.Key)
+	}
+	var held int64
+	for i, id := range v.Shards {
+		if id != n.cfg.ID {
+			continue
+		}
+		if v.IsInline() {
+			held += int64(len(v.Inline))
+			continue
+		}
+		for _, u := range units(v) {
+			size, ok, err := n.localShard(transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: u.name, Index: i})
+			if err != nil {
+				return err
+			}
+			if ok {
+				c.shards++
+				c.shardBytes += size
+				held += size
+			}
+		}
+	}
+	if held > 0 && c.pgBytes != nil {
+		c.pgBytes[pg] += held
+	}
+
+	counts, ok := counter[pg]
+	if !ok || layout == nil {
+		counts = n.isCounter(layout, pg, v)
+		counter[pg] = counts
+	}
+	k, m := v.EC.DataShards, v.EC.ParityShards
+	if !counts || k < 1 || m < 0 || len(v.Shards) == 0 {
+		return nil
+	}
+	readable := len(v.Shards)
+	for _, u := range units(v) {
+		r, err := n.readableShards(ctx, v, u)
+		if err != nil {
+			return err
+		}
+		readable = min(readable, r)
+	}
+	h := c.redundancy[v.Bucket]
+	for len(h.Objects) < m+1 {
+		h.Objects = append(h.Objects, 0)
+		h.Bytes = append(h.Bytes, 0)
+	}
+	if left := readable - k; left < 0 {
+		h.Lost++
+	} else {
+		left = min(left, m)
+		h.Objects[left]++
+		h.Bytes[left] += v.Size
+	}
+	c.redundancy[v.Bucket] = h
+	return nil
+}
+
+// isCounter reports whether this node counts the versions of placement
+// group pg: it is the first of the group's homes that is alive. Without a
+// layout the version's own homes stand in for the group's.
+func (n *Node) isCounter(layout *placement.Layout, pg int, v *metadata.Version) bool {
+	var homes []string
+	if layout != nil {
+		for _, id := range layout.Homes(pg, min(n.cfg.HomesPerPG, len(layout.Nodes))) {
+			homes = append(homes, string(id))
+		}
+	} else {
+		homes = v.Shards
+	}
+	for _, id := range homes {
+		if id == n.cfg.ID {
+			return true // this node is running its pass: alive, whatever membership says
+		}
+		if n.cfg.Alive(id) {
+			return false
+		}
+	}
+	return false
+}
+
+// readableShards counts the shards of unit u of v that a live holder has.
+func (n *Node) readableShards(ctx context.Context, v *metadata.Version, u shardUnit) (int, error) {
+	readable := 0
+	for i := range v.Shards {
+		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: u.name, Index: i}
+		hs := holders(v, i)
+		if v.IsInline() {
+			hs = hs[:1] // a fragment lives in its home's record; hints hand records on
+		}
+		for _, id := range hs {
+			ok, err := n.holds(ctx, id, v, ref)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				readable++
+				break
+			}
+		}
+	}
+	return readable, nil
+}
+
+// holds reports whether node id is alive and has shard ref of v. Only the
+// end of ctx is an error: a holder that cannot say does not hold it, as far
+// as a reader could tell.
+func (n *Node) holds(ctx context.Context, id string, v *metadata.Version, ref transport.ShardRef) (bool, error) {
+	if id == n.cfg.ID {
+		if v.IsInline() {
+			// v is this node's own record, so its fragment is this node's.
+			return len(v.Inline) > 0, nil
+		}
+		_, ok, err := n.localShard(ref)
+		return ok, err
+	}
+	if !n.cfg.Alive(id) {
+		return false, nil
+	}
+	if err := n.scan.pace.wait(ctx, probeCost, n.cfg.ScrubRate); err != nil {
+		return false, err
+	}
+	rc, err := n.readFrom(ctx, id, ref, 0, 0)
+	if err == nil {
+		rc.Close()
+		return true, nil
+	}
+	return false, ctx.Err()
+}
+
+// localShard stats this node's shard file ref. A file system that fails
+// for another reason than the file missing is an error: the census cannot
+// tell.
+func (n *Node) localShard(ref transport.ShardRef) (size int64, ok bool, err error) {
+	st, err := n.cfg.FS.Stat(n.shards.path(ref))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("stat shard %s: %w", ref, err)
+	}
+	return st.Size(), true, nil
+}
