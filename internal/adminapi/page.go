@@ -66,14 +66,14 @@ var pageTemplate = template.Must(template.New("cluster").Funcs(template.FuncMap{
 
 // The page's geometry, in SVG user units.
 const (
-	nodeBoxWidth  = 230
+	nodeBoxWidth  = 188
 	nodeBoxHeight = 150
 	capBarX       = 12
 	capBarWidth   = nodeBoxWidth - 2*capBarX
 
 	histBarWidth   = 26
 	histGroupWidth = 2*histBarWidth + 28
-	histPlotHeight = 140
+	histPlotHeight = 120
 	histTop        = 24
 
 	sparkWidth  = 520
@@ -376,7 +376,7 @@ rect.box { fill: #fff; stroke: #9aa3b2; stroke-width: 1.5; }
 rect.box.state-draining { stroke: #e08a00; stroke-dasharray: 6 3; fill: #fff8ec; }
 rect.box.state-unassigned, rect.box.state-unknown { stroke: #9aa3b2; stroke-dasharray: 3 3; fill: #f3f4f6; }
 rect.box.dead { fill: #fdecec; stroke: #c62828; }
-circle.alive { fill: #2e7d32; }
+circle.alive { fill: #22a045; }
 circle.dead { fill: #c62828; }
 rect.track { fill: #e4e7ec; }
 rect.used { fill: #3f6fd8; }
@@ -418,7 +418,7 @@ td:first-child, th:first-child { text-align: left; }
 {{- if .HasCapacity}}
 <rect class="track" x="{{.CapX}}" y="38" width="{{.CapW}}" height="12" rx="2"/>
 <rect class="used" x="{{.CapX}}" y="38" width="{{.UsedW}}" height="12" rx="2"/>
-<text class="small" x="{{.CapX}}" y="66">{{ubytes .Used}} of {{ubytes .CapacityBytes}} used ({{.UsedPercent}}%)</text>
+<text class="small" x="{{.CapX}}" y="66">{{ubytes .Used}} / {{ubytes .CapacityBytes}} ({{.UsedPercent}}%)</text>
 {{- else}}
 <rect class="track" x="{{.CapX}}" y="38" width="{{.CapW}}" height="12" rx="2"/>
 <text class="small" x="{{.CapX}}" y="66">{{if .Reported}}capacity unknown{{else}}no report{{end}}</text>

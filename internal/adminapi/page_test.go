@@ -138,10 +138,10 @@ func TestRenderPageNodesByZone(t *testing.T) {
 		usedWidth             string // "" when no capacity bar is drawn
 		lines                 []string
 	}{
-		{"n1", "alive", "draining", "0", []string{"0 B of 2.0 KiB used (0%)", "shards 12 (1.0 MiB)", "misplaced 12 (1.0 MiB)"}},
-		{"n2", "alive", "active", "154.5", []string{"750 B of 1000 B used (75%)", "shards 40 (4.0 MiB)", "hints 3 (3.0 KiB) · repair 1"}},
+		{"n1", "alive", "draining", "0", []string{"0 B / 2.0 KiB (0%)", "shards 12 (1.0 MiB)", "misplaced 12 (1.0 MiB)"}},
+		{"n2", "alive", "active", "123", []string{"750 B / 1000 B (75%)", "shards 40 (4.0 MiB)", "hints 3 (3.0 KiB) · repair 1"}},
 		{"n3", "dead", "active · dead", "", []string{"no report", "shards 0 (0 B)", "weight 2"}},
-		{"n4", "alive", "unassigned", "0", []string{"0 B of 500 B used (0%)"}},
+		{"n4", "alive", "unassigned", "0", []string{"0 B / 500 B (0%)"}},
 	}
 	for _, tc := range tests {
 		svg := first(t, doc, "node "+tc.node, func(n *html.Node) bool { return n.Data == "svg" && attr(n, "data-node") == tc.node })
@@ -188,8 +188,8 @@ func TestRenderPageDurabilityRepairRebalance(t *testing.T) {
 		t.Errorf("histogram groups %q, want %q", labels, want)
 	}
 	// 90 objects is the tallest bar: the whole plot height; the rest in proportion.
-	if heights["2"] != "140" || heights["1"] != "7.8" || heights["lost"] != "3.1" {
-		t.Errorf("bar heights %v, want 2:140 1:7.8 lost:3.1", heights)
+	if heights["2"] != "120" || heights["1"] != "6.7" || heights["lost"] != "2.7" {
+		t.Errorf("bar heights %v, want 2:120 1:6.7 lost:2.7", heights)
 	}
 	dur := text(first(t, doc, "durability section", func(n *html.Node) bool { return attr(n, "id") == "durability" }))
 	for _, want := range []string{"2 objects are lost", "full redundancy is 2", "8.8 KiB", "photos", "logs"} {
