@@ -252,6 +252,16 @@ func (s *session) removeNode(ctx context.Context, args []string) error {
 }
 
 func (s *session) heal(ctx context.Context, _ []string) error {
+	// The wait counts passes that end after this status: read before the
+	// heal starts them, since a pass over little data can end before the
+	// heal's own reply is made.
+	var before *adminapi.Status
+	if s.f.wait {
+		var err error
+		if before, err = s.c.Status(ctx); err != nil {
+			return err
+		}
+	}
 	var st adminapi.Status
 	raw, err := s.c.Call(ctx, http.MethodPost, "/admin/v1/heal", healQuery(s.f.bucket), nil, &st)
 	if err != nil {
@@ -267,7 +277,7 @@ func (s *session) heal(ctx context.Context, _ []string) error {
 	if !s.f.wait {
 		return nil
 	}
-	return s.newWaiter(&st, st.Time, 0, nil).heal(ctx, s.f.bucket)
+	return s.newWaiter(before, before.Time, 0, nil).heal(ctx, s.f.bucket)
 }
 
 func (s *session) durability(ctx context.Context, _ []string) error {

@@ -287,7 +287,7 @@ func TestHealWait(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name    string
-		seq     []adminapi.Status // the replies to heal, then to each status read; the last repeats
+		seq     []adminapi.Status // the replies to each status read, the first before the heal; the last repeats
 		bucket  string
 		wantErr string
 	}{
@@ -311,7 +311,7 @@ func TestHealWait(t *testing.T) {
 	}
 	for _, tc := range tests {
 		sc := newScripted()
-		sc.status = func(n int) adminapi.Status { return tc.seq[min(n, len(tc.seq)-1)] }
+		sc.status = func(n int) adminapi.Status { return tc.seq[min(n-1, len(tc.seq)-1)] }
 		srv := newSignedServer(t, func(c call) (int, any) {
 			if c.path == "/admin/v1/heal" {
 				return http.StatusOK, tc.seq[0]
@@ -329,6 +329,14 @@ func TestHealWait(t *testing.T) {
 		}
 		if tc.wantErr == "" && !strings.Contains(env.stderr.String(), "100%") {
 			t.Errorf("%s: the bar did not end full: %q", tc.name, env.stderr.String())
+		}
+		// Passes are counted from a status read before the heal starts them.
+		wantPath := "/admin/v1/heal"
+		if tc.bucket != "" {
+			wantPath += "?bucket=" + tc.bucket
+		}
+		if calls := srv.callList(); len(calls) < 2 || calls[0] != "GET /admin/v1/status" || calls[1] != "POST "+wantPath {
+			t.Errorf("%s: calls %q", tc.name, calls)
 		}
 	}
 }
