@@ -79,7 +79,7 @@ type Membership struct {
 	mu      sync.Mutex
 	members map[string]Member
 	shared  sharedState // guarded by mu
-	queue   []Member // OnChange events not yet delivered
+	queue   []Member    // OnChange events not yet delivered
 
 	wake   chan struct{} // cap 1: queue is non-empty
 	done   chan struct{} // closed by Close

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"cairn/layoutstore"
 	"cairn/metadata"
 	"cairn/placement"
 	"cairn/transport"
@@ -51,6 +52,10 @@ type Config struct {
 	MaxHintBytes int64
 	// ReplayRate bounds handoff traffic in bytes per second. Default 64 MiB/s.
 	ReplayRate int64
+	// RebalanceRate bounds the bytes per second this node hands to new
+	// homes after a layout change (handover.go). Default
+	// DefaultRebalanceRate.
+	RebalanceRate int64
 	// HandoffInterval is how often the node looks for homes to replay to.
 	// Default 1 s.
 	HandoffInterval time.Duration
@@ -66,10 +71,10 @@ type Config struct {
 	// of, and so whose metadata to compare with (scanner.go). Nil, or nil
 	// Peers, disables the scanner loop; ScanNow still scrubs.
 	Layout *placement.Layout
-	// LayoutSource, when set, is asked for the layout instead of Layout,
-	// which can then be nil: the node's layoutstore, which changes when an
-	// operator applies a new layout.
-	LayoutSource func() *placement.Layout
+	// Layouts, when set, is the node's layout store, opened by the caller
+	// (to connect it to gossip first); Layout is then ignored. Without it
+	// the node opens one in Dir, starting from Layout.
+	Layouts *layoutstore.Store
 	// HomesPerPG is how many nodes of a group's preference list are its
 	// homes: the cluster's k+m. Default DefaultHomesPerPG.
 	HomesPerPG int
@@ -134,6 +139,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.MaxHintBytes == 0 {
 		c.MaxHintBytes = 16 << 30
+	}
+	if c.RebalanceRate == 0 {
+		c.RebalanceRate = DefaultRebalanceRate
 	}
 	if c.ReplayRate == 0 {
 		c.ReplayRate = 64 << 20
@@ -209,6 +217,9 @@ type Node struct {
 	clock      *metadata.Clock // stamps lifecycle expirations (lifecycle.go)
 	lc         lifecycleState
 
+	layouts  *layoutstore.Store // nil without Config.Layout
+	handover handoverState
+
 	stop    context.CancelFunc
 	done    sync.WaitGroup
 	closed  atomic.Bool
@@ -239,6 +250,15 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, db: db, shards: shards, seed: maphash.MakeSeed(),
 		clock: metadata.NewClock(cfg.Now, cfg.MaxClockSkew)}
+	n.layouts = cfg.Layouts
+	if n.layouts == nil && cfg.Layout != nil {
+		// The layout the node was configured with is where a new cluster
+		// starts; a newer one adopted since, saved beside the data, wins.
+		if n.layouts, err = layoutstore.Open(filepath.Join(cfg.Dir, layoutstore.FileName), cfg.Layout, cfg.HomesPerPG); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("node: %w", err)
+		}
+	}
 	if err := n.loadHints(); err != nil {
 		db.Close()
 		return nil, err
@@ -319,8 +339,13 @@ func withCtx(ctx context.Context) error {
 
 // layout returns the layout in force now, or nil.
 func (n *Node) layout() *placement.Layout {
-	if n.cfg.LayoutSource != nil {
-		return n.cfg.LayoutSource()
+	if n.layouts == nil {
+		return nil
 	}
-	return n.cfg.Layout
+	return n.layouts.Layout()
 }
+
+// Layouts returns the node's layout store: the layout it started with
+// (Config.Layout) until a newer one is adopted, kept in the data
+// directory. Nil when the node was opened without a layout.
+func (n *Node) Layouts() *layoutstore.Store { return n.layouts }

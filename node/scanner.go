@@ -160,6 +160,7 @@ func (n *Node) ScanNow(ctx context.Context) error {
 		errs = append(errs, n.settleDebts(ctx))
 	}
 	errs = append(errs, n.scrub(ctx))
+	errs = append(errs, n.rebalance(ctx))
 	errs = append(errs, n.takeCensus(ctx))
 	errs = append(errs, n.collectOrphans(ctx))
 	n.scan.add(func(s *ScannerStats) {
@@ -201,7 +202,7 @@ func (n *Node) syncMetadata(ctx context.Context) error {
 	homes := min(n.cfg.HomesPerPG, len(layout.Nodes))
 	shared := map[string][]int{} // peer → groups both are homes of
 	for pg := range layout.PGCount {
-		pref := placement.Preference(layout, pg)[:homes]
+		pref := layout.Homes(pg, homes)
 		if !slices.Contains(pref, placement.NodeID(n.cfg.ID)) {
 			continue
 		}

@@ -54,6 +54,15 @@ func newRepairCluster(t *testing.T, cfg func(*Config)) *repairCluster {
 		c.layout.Nodes = append(c.layout.Nodes, placement.Node{ID: placement.NodeID(id), Weight: 1, State: placement.Active})
 		c.dirs[id] = t.TempDir()
 	}
+	// Every group's shard i lives on ids[i], as put writes them: the
+	// rebalance step then has nothing to move.
+	for range c.layout.PGCount {
+		row := make([]placement.NodeID, len(c.ids))
+		for i, id := range c.ids {
+			row[i] = placement.NodeID(id)
+		}
+		c.layout.Table = append(c.layout.Table, row)
+	}
 	for _, id := range c.ids {
 		c.open(id)
 	}

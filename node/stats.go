@@ -72,8 +72,8 @@ func (n *Node) StartScan(ctx context.Context) error {
 // NodeStats implements transport.NodeAdmin. Disk usage and hint debt are
 // read now; shard counts, bytes per placement group and the durability
 // histogram are those of the last scanner pass (durability.go), absent
-// before the first. LayoutEpoch and the rebalance figures are left to the
-// handover (handover.go).
+// before the first. The rebalance figures are the handover's
+// (handover.go).
 func (n *Node) NodeStats(ctx context.Context) (*transport.NodeStats, error) {
 	if err := withCtx(ctx); err != nil {
 		return nil, err
@@ -85,8 +85,18 @@ func (n *Node) NodeStats(ctx context.Context) (*transport.NodeStats, error) {
 	case !errors.Is(err, metrics.ErrUnsupported):
 		return nil, fmt.Errorf("node %s: stats: %w", n.cfg.ID, err)
 	}
+	if n.layouts != nil {
+		st.LayoutEpoch = n.layouts.Current().Epoch
+	}
+	rb := n.RebalanceStats()
+	st.Misplaced, st.MisplacedBytes, st.Moved, st.MovedBytes = rb.Misplaced, rb.MisplacedBytes, rb.Moved, rb.MovedBytes
+	st.RepairRate = rb.MoveRate
 	now := n.cfg.Now()
 	for _, h := range n.HintStats() {
+		// Replays of a few bytes measure round trips, not a rate.
+		if h.ReplayedBytes >= 4<<20 {
+			st.RepairRate = max(st.RepairRate, h.ReplayRate)
+		}
 		st.HintCount += int64(h.Count)
 		st.HintBytes += h.Bytes
 		st.RepairQueue += int64(h.RepairDebts)

@@ -36,6 +36,10 @@ type NodeStats struct {
 	// layout is another node: the rebalance work still to do here.
 	Misplaced      int64 `json:"misplaced"`
 	MisplacedBytes int64 `json:"misplaced_bytes"`
+	// RepairRate is the rate, in bytes per second, at which this node
+	// has measured itself restoring data to other nodes (hint replay,
+	// rebalance); 0 before it has moved enough to tell.
+	RepairRate float64 `json:"repair_rate"`
 	// Moved counts shards handed over to their new home since start.
 	Moved      int64 `json:"moved"`
 	MovedBytes int64 `json:"moved_bytes"`

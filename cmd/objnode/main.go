@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"cairn/internal/cli"
 	"cairn/internal/metrics"
+	"cairn/layoutstore"
 	"cairn/membership"
 	"cairn/node"
 	"cairn/transport/httptransport"
@@ -51,7 +53,16 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	members, err := cfg.Gossip.Membership(ctx, cfg.ID, membership.RoleNode, cfg.Advertise, cfg.Admin, cfg.Zone, log)
+	// The layout store comes first, so that gossip can bring a newer
+	// layout before the node serves.
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		return err
+	}
+	layouts, err := layoutstore.Open(filepath.Join(cfg.Data, layoutstore.FileName), cfg.Layout, cfg.HomesPerPG)
+	if err != nil {
+		return err
+	}
+	members, err := cfg.Gossip.Membership(ctx, cfg.ID, membership.RoleNode, cfg.Advertise, cfg.Admin, cfg.Zone, layouts, log)
 	if err != nil {
 		return err
 	}
@@ -63,8 +74,8 @@ func run() error {
 	}, hc)
 	reg := metrics.NewRegistry()
 	n, err := node.Open(node.Config{ID: cfg.ID, Dir: cfg.Data, Logger: log, Peers: peers, Alive: members.Alive,
-		Layout: cfg.Layout, HomesPerPG: cfg.HomesPerPG, Metrics: reg,
-		ReplayRate: cfg.ReplayRate, MaxHintBytes: cfg.MaxHintBytes, HintWindow: cfg.HintWindow})
+		Layouts: layouts, HomesPerPG: cfg.HomesPerPG, Metrics: reg,
+		ReplayRate: cfg.ReplayRate, RebalanceRate: cfg.RebalanceRate, MaxHintBytes: cfg.MaxHintBytes, HintWindow: cfg.HintWindow})
 	if err != nil {
 		return err
 	}
@@ -80,7 +91,14 @@ func run() error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	mux := metrics.NewAdminMux(reg, nil, func(context.Context) error { return n.Ready() })
-	mux.Handle("/admin/", node.AdminHandler(n))
+	// The node's own admin routes answer only the cluster's members when
+	// there is a cluster secret; operators go through the gateway's
+	// admin API (objctl), which asks the nodes over the transport.
+	nodeAdmin, err := httptransport.Authenticate(node.AdminHandler(n), cfg.Security.Secret, cfg.ID, nlog)
+	if err != nil {
+		return errors.Join(err, n.Close())
+	}
+	mux.Handle("/admin/", nodeAdmin)
 	admin := &http.Server{Addr: cfg.Admin, Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg.Security.TLS}
 	log.Info("node started", "version", cli.Version("objnode"), "node", cfg.ID, "data", cfg.Data,
 		"listen", cfg.Listen, "admin", cfg.Admin, "zone", cfg.Zone,

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"cairn/layoutstore"
 	"cairn/membership"
 	"cairn/placement"
 )
@@ -52,7 +53,10 @@ func ParseNodes(spec string) (*placement.Layout, error) {
 
 // Membership builds and joins the gossip pool for one process. addr is the
 // service address others dial, admin its admin address ("" if none).
-func (c GossipConfig) Membership(ctx context.Context, id string, role membership.Role, addr, admin, zone string, log *slog.Logger) (*membership.Membership, error) {
+// layouts, when not nil, is spread through the pool and adopts the newest
+// layout any member has; Membership returns once it holds the newest the
+// members it joined know of, or after a few seconds.
+func (c GossipConfig) Membership(ctx context.Context, id string, role membership.Role, addr, admin, zone string, layouts *layoutstore.Store, log *slog.Logger) (*membership.Membership, error) {
 	host, portStr, err := net.SplitHostPort(c.Bind)
 	if err != nil {
 		return nil, fmt.Errorf("--gossip %q: %w", c.Bind, err)
@@ -68,9 +72,22 @@ func (c GossipConfig) Membership(ctx context.Context, id string, role membership
 	cfg.Logger = log
 	cfg.Seeds = SplitList(c.Seeds)
 	cfg.SecretKey = c.secret()
+	if layouts != nil {
+		cfg.OnState = func(doc []byte) {
+			if adopted, err := layouts.Offer(doc); err != nil {
+				log.Warn("layout from gossip refused", "err", err)
+			} else if adopted {
+				d := layouts.Current()
+				log.Info("layout adopted", "epoch", d.Epoch, "version", d.Layout.Version, "nodes", len(d.Layout.Nodes))
+			}
+		}
+	}
 	m, err := membership.New(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if layouts != nil {
+		layouts.Publish(func(d *layoutstore.Document) { m.SetState(d.Epoch, d.Encode()) })
 	}
 	joinCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -78,7 +95,29 @@ func (c GossipConfig) Membership(ctx context.Context, id string, role membership
 		// Alone for now: others join us as they start.
 		log.Warn("gossip join failed; waiting for others to join", "err", err)
 	}
+	if layouts != nil {
+		catchUp(ctx, m, layouts)
+	}
 	return m, nil
+}
+
+// catchUp waits, for a few seconds at most, until layouts holds the
+// newest layout epoch the members gossip: a gateway that served with an
+// older layout would send new writes to the old homes.
+func catchUp(ctx context.Context, m *membership.Membership, layouts *layoutstore.Store) {
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var newest uint64
+		for _, mb := range m.Members() {
+			if mb.State == membership.StateAlive {
+				newest = max(newest, mb.StateEpoch)
+			}
+		}
+		if layouts.Current().Epoch >= newest {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // SplitList splits a comma-separated list, dropping empty items.

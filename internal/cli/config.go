@@ -204,11 +204,14 @@ type NodeConfig struct {
 
 	// Hinted handoff: how fast hints go home, and how much and how long
 	// a node holds for one home.
-	ReplayRate   int64
-	MaxHintBytes int64
-	HintWindow   time.Duration
-	Gossip       GossipConfig
-	Log          LogConfig
+	ReplayRate int64
+	// RebalanceRate bounds the bytes per second a node hands to new homes
+	// after a layout change.
+	RebalanceRate int64
+	MaxHintBytes  int64
+	HintWindow    time.Duration
+	Gossip        GossipConfig
+	Log           LogConfig
 
 	ShowVersion bool
 	Layout      *placement.Layout // derived from Nodes
@@ -227,6 +230,7 @@ func NewNodeLoader(c *NodeConfig) *Loader {
 	l.String(&c.Zone, "zone", "", "", "failure domain of this node (default: its zone in --nodes)")
 	l.String(&c.EC, "ec", "", "4+2", "erasure code data+parity shards the gateways use (how many homes each placement group has)")
 	l.Int64(&c.ReplayRate, "replay-rate", "", 64<<20, "hint replay limit, bytes per second")
+	l.Int64(&c.RebalanceRate, "rebalance-rate", "", 64<<20, "limit on moving shards to new homes after a layout change, bytes per second")
 	l.Int64(&c.MaxHintBytes, "max-hint-bytes", "", 16<<30, "bytes of hints held for any one home")
 	l.Duration(&c.HintWindow, "hint-window", "", 3*time.Hour, "how long hints are kept for an absent home before they become repair debts")
 	c.Security.register(l, "admin")
@@ -279,8 +283,8 @@ func LoadNode(args []string, env func(string) (string, bool), readFile func(stri
 	k, m, ecErr := parseEC(c.EC)
 	errs = append(errs, ecErr)
 	c.HomesPerPG = k + m
-	if c.ReplayRate <= 0 || c.MaxHintBytes <= 0 || c.HintWindow <= 0 {
-		errs = append(errs, errors.New("--replay-rate, --max-hint-bytes and --hint-window: must be positive"))
+	if c.ReplayRate <= 0 || c.MaxHintBytes <= 0 || c.HintWindow <= 0 || c.RebalanceRate <= 0 {
+		errs = append(errs, errors.New("--replay-rate, --rebalance-rate, --max-hint-bytes and --hint-window: must be positive"))
 	}
 	errs = append(errs, c.Security.validate(readFile)...)
 	errs = append(errs, c.Gossip.validate()...)

@@ -226,7 +226,7 @@ func TestLoadNode(t *testing.T) {
 		{"zone contradicts layout", []string{"--id", "n3", "--data", "/d", "--nodes", nodes6, "--zone", "a"}, nil, []string{`--zone "a": --nodes puts n3 in zone "b"`}, ""},
 		{"advertise for a wildcard listen", []string{"--id", "n1", "--data", "/d", "--nodes", nodes6, "--listen", "0.0.0.0:9101", "--advertise", "h1:9101"}, nil, nil, "h1:9101"},
 		{"handoff tuned", []string{"--id", "n1", "--data", "/d", "--nodes", nodes6, "--replay-rate", "1048576", "--hint-window", "10m"}, nil, nil, "127.0.0.1:9101"},
-		{"handoff off", []string{"--id", "n1", "--data", "/d", "--nodes", nodes6, "--replay-rate", "0"}, nil, []string{"--replay-rate, --max-hint-bytes and --hint-window: must be positive"}, ""},
+		{"handoff off", []string{"--id", "n1", "--data", "/d", "--nodes", nodes6, "--replay-rate", "0"}, nil, []string{"--replay-rate, --rebalance-rate, --max-hint-bytes and --hint-window: must be positive"}, ""},
 		{
 			name: "every problem at once",
 			args: []string{"--listen", "0.0.0.0:9101", "--admin", "x", "--nodes", nodes6, "--id", "n9", "--gossip-profile", "wan", "--gossip-key", "short"},

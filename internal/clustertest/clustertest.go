@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"cairn/gateway"
 	"cairn/internal/nodeauth"
 	"cairn/internal/s3api"
+	"cairn/layoutstore"
 	"cairn/node"
 	"cairn/placement"
 	"cairn/transport"
@@ -55,6 +57,9 @@ type Options struct {
 	// ReplayRate bounds each node's hint replay in bytes per second; zero
 	// keeps the node's default.
 	ReplayRate int64
+	// RebalanceRate is passed to every node (node.Config.RebalanceRate);
+	// zero keeps the default.
+	RebalanceRate int64
 	// RetireGrace is passed to every node (node.Config.RetireGrace): how
 	// long the shards of a replaced version stay; zero keeps the default.
 	RetireGrace time.Duration
@@ -80,10 +85,17 @@ type Cluster struct {
 	Endpoint string
 	Nodes    []*Node
 
+	gwMu     sync.Mutex
 	gateways []runningGateway
+	nodesMu  sync.Mutex
 	layout   *placement.Layout
-	dialer   transport.StaticDialer
+	dialer   *dialer
+	hc       *http.Client
 	opts     Options
+	// newest is the newest layout document any member has adopted: what
+	// gossip would bring a member that starts or restarts.
+	newestMu sync.Mutex
+	newest   *layoutstore.Document
 	// down is the membership view the gateway and nodes share: a stopped
 	// node is down at once. Tests of detection itself use gossip.
 	down sync.Map // node ID → true
@@ -104,6 +116,7 @@ type Node struct {
 	log      *slog.Logger
 	cluster  *Cluster
 	dialer   transport.Dialer
+	zone     string
 	handoff  time.Duration
 	layout   *placement.Layout
 	opts     *Options
@@ -131,13 +144,13 @@ func Start(t testing.TB, opts Options) *Cluster {
 	c := &Cluster{t: t}
 	layout := &placement.Layout{Version: 1, PGCount: placement.DefaultPGCount}
 	hc := &http.Client{Transport: httptransport.SignRequests(httptransport.NewTransport(), opts.ClusterSecret)}
-	dialer := transport.StaticDialer{}
+	dialer := &dialer{clients: map[string]transport.NodeClient{}}
 	// Every address is known before the first node starts: nodes read the
 	// layout and the dialer from their background loops.
 	lns := make([]net.Listener, opts.Nodes)
 	for i := range opts.Nodes {
 		n := &Node{ID: fmt.Sprintf("n%d", i+1), Dir: t.TempDir(), log: opts.Logger, cluster: c, dialer: dialer, handoff: opts.HandoffInterval,
-			layout: layout, opts: &opts}
+			layout: layout, opts: &opts, zone: "z1"}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("listen: %v", err)
@@ -146,14 +159,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 		n.Addr = ln.Addr().String()
 		c.Nodes = append(c.Nodes, n)
 		layout.Nodes = append(layout.Nodes, placement.Node{ID: placement.NodeID(n.ID), Addr: n.Addr, Zone: "z1", Weight: 1, State: placement.Active})
-		dialer[n.ID] = httptransport.NewClient(n.ID, n.Addr, hc)
+		dialer.add(n.ID, httptransport.NewClient(n.ID, n.Addr, hc))
 	}
+	c.layout, c.dialer, c.opts, c.hc = layout, dialer, opts, hc
 	for i, n := range c.Nodes {
-		if err := n.serve(lns[i]); err != nil {
+		if err := n.serveLocked(lns[i]); err != nil {
 			t.Fatalf("start node %s: %v", n.ID, err)
 		}
 	}
-	c.layout, c.dialer, c.opts = layout, dialer, opts
 	c.Gateway, c.Endpoint = c.AddGateway(GatewayOptions{Faults: opts.GatewayFaults})
 	t.Cleanup(c.close)
 	return c
@@ -180,16 +193,22 @@ func (c *Cluster) AddGateway(o GatewayOptions) (*gateway.Gateway, string) {
 		d = o.Faults.Dialer(c.dialer)
 	}
 	keys, err := s3api.NewKeyring(append([]s3api.AccessKey{{AccessKey: AccessKey, SecretKey: SecretKey,
-		Buckets: s3api.Grants{s3api.AllBuckets: s3api.PermReadWrite}}}, c.opts.Credentials...))
+		Buckets: s3api.Grants{s3api.AllBuckets: s3api.PermReadWrite}, Admin: true}}, c.opts.Credentials...))
 	if err != nil {
 		c.t.Fatalf("credentials: %v", err)
 	}
+	store, err := layoutstore.Open("", c.layout, c.homes())
+	if err != nil {
+		c.t.Fatalf("layout store: %v", err)
+	}
+	c.join(store)
 	gw, err := gateway.New(gateway.Config{
-		Layout:          c.layout,
+		Layouts:         store,
 		Dialer:          d,
 		Credentials:     keys,
 		Authorizer:      keys,
 		Alive:           c.Alive,
+		Members:         c.Members,
 		DataShards:      c.opts.DataShards,
 		ParityShards:    c.opts.ParityShards,
 		BlockSize:       c.opts.BlockSize,
@@ -214,13 +233,16 @@ func (c *Cluster) AddGateway(o GatewayOptions) (*gateway.Gateway, string) {
 		ln, scheme = tls.NewListener(ln, o.TLS), "https://"
 	}
 	go srv.Serve(ln)
-	c.gateways = append(c.gateways, runningGateway{gw, srv})
+	c.gwMu.Lock()
+	c.gateways = append(c.gateways, runningGateway{gw, srv, store})
+	c.gwMu.Unlock()
 	return gw, scheme + ln.Addr().String()
 }
 
 type runningGateway struct {
-	gw  *gateway.Gateway
-	srv *http.Server
+	gw    *gateway.Gateway
+	srv   *http.Server
+	store *layoutstore.Store
 }
 
 func (c *Cluster) close() {
@@ -237,16 +259,25 @@ func (c *Cluster) close() {
 	}
 }
 
+// serveLocked is serve under the node's lock.
+func (n *Node) serveLocked(ln net.Listener) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.serve(ln)
+}
+
+// serve starts the node on ln; n.mu must be held.
 func (n *Node) serve(ln net.Listener) error {
 	nd, err := node.Open(node.Config{ID: n.ID, Dir: n.Dir, Logger: n.log,
 		Peers: n.dialer, Alive: n.cluster.Alive, HandoffInterval: n.handoff,
 		Layout: n.layout, HomesPerPG: cmp.Or(n.opts.DataShards, 4) + cmp.Or(n.opts.ParityShards, 2),
 		ScanInterval: n.opts.ScanInterval, OrphanGrace: n.opts.OrphanGrace, HintWindow: n.opts.HintWindow,
-		ReplayRate: n.opts.ReplayRate, RetireGrace: n.opts.RetireGrace})
+		ReplayRate: n.opts.ReplayRate, RetireGrace: n.opts.RetireGrace, RebalanceRate: n.opts.RebalanceRate})
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	n.cluster.join(nd.Layouts())
 	h, err := httptransport.Authenticate(httptransport.NewHandler(nd, n.log), n.opts.ClusterSecret, n.ID, n.log)
 	if err != nil {
 		nd.Close()
@@ -304,4 +335,111 @@ func (n *Node) Node() *node.Node {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.node
+}
+
+func (c *Cluster) homes() int {
+	return cmp.Or(c.opts.DataShards, 4) + cmp.Or(c.opts.ParityShards, 2)
+}
+
+// join connects a member's layout store to the others, as gossip does in a
+// real cluster: what it adopts is offered to every running member, and it
+// is offered the newest document any member has.
+func (c *Cluster) join(store *layoutstore.Store) {
+	store.Publish(func(d *layoutstore.Document) {
+		c.newestMu.Lock()
+		if c.newest == nil || d.Epoch > c.newest.Epoch {
+			c.newest = d
+		}
+		c.newestMu.Unlock()
+		// Offer from another goroutine: the store calls this under its
+		// lock, and the other stores publish back.
+		go c.spread(d)
+	})
+	c.newestMu.Lock()
+	newest := c.newest
+	c.newestMu.Unlock()
+	if newest != nil {
+		store.Offer(newest.Encode())
+	}
+}
+
+func (c *Cluster) spread(d *layoutstore.Document) {
+	b := d.Encode()
+	for _, n := range c.nodeList() {
+		if nd := n.Node(); nd != nil && nd.Layouts() != nil {
+			nd.Layouts().Offer(b)
+		}
+	}
+	c.gwMu.Lock()
+	gws := slices.Clone(c.gateways)
+	c.gwMu.Unlock()
+	for _, rg := range gws {
+		rg.store.Offer(b)
+	}
+}
+
+func (c *Cluster) nodeList() []*Node {
+	c.nodesMu.Lock()
+	defer c.nodesMu.Unlock()
+	return slices.Clone(c.Nodes)
+}
+
+// AddNode starts a new storage node in zone, known to the gateways and
+// the other nodes but not in the layout until an operator puts it there
+// (the admin API). It returns the running node.
+func (c *Cluster) AddNode(zone string) *Node {
+	c.t.Helper()
+	c.nodesMu.Lock()
+	n := &Node{ID: fmt.Sprintf("n%d", len(c.Nodes)+1), Dir: c.t.TempDir(), log: c.opts.Logger, cluster: c, dialer: c.dialer,
+		handoff: c.opts.HandoffInterval, layout: c.layout, opts: &c.opts, zone: zone}
+	c.nodesMu.Unlock()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		c.t.Fatalf("listen: %v", err)
+	}
+	n.Addr = ln.Addr().String()
+	c.dialer.add(n.ID, httptransport.NewClient(n.ID, n.Addr, c.hc))
+	if err := n.serveLocked(ln); err != nil {
+		c.t.Fatalf("start node %s: %v", n.ID, err)
+	}
+	c.nodesMu.Lock()
+	c.Nodes = append(c.Nodes, n)
+	c.nodesMu.Unlock()
+	return n
+}
+
+// Zone returns the node's failure domain.
+func (n *Node) Zone() string { return n.zone }
+
+// Members describes the cluster's running nodes as membership would to a
+// gateway's admin API: ID, zone and whether it is alive.
+func (c *Cluster) Members() []gateway.Member {
+	var out []gateway.Member
+	for _, n := range c.nodeList() {
+		out = append(out, gateway.Member{ID: n.ID, Zone: n.zone, Addr: n.Addr, Alive: c.Alive(n.ID)})
+	}
+	return out
+}
+
+// dialer reaches the cluster's nodes; AddNode adds to it while requests run.
+type dialer struct {
+	mu      sync.RWMutex
+	clients map[string]transport.NodeClient
+}
+
+func (d *dialer) add(id string, c transport.NodeClient) {
+	d.mu.Lock()
+	d.clients[id] = c
+	d.mu.Unlock()
+}
+
+// Node implements transport.Dialer.
+func (d *dialer) Node(id string) (transport.NodeClient, error) {
+	d.mu.RLock()
+	c, ok := d.clients[id]
+	d.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("node %s: %w: unknown", id, transport.ErrUnavailable)
+	}
+	return c, nil
 }

@@ -33,6 +33,7 @@ func NewHandler(node transport.NodeClient, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("PUT "+pathBucket, h.putBucket)
 	h.mux.HandleFunc("GET "+pathBuckets, h.buckets)
 	h.registerS3Ops()
+	h.registerRebalance()
 	h.registerAntiEntropy()
 	h.registerVersions()
 	h.registerPrefixList()
