@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"cairn/erasure"
 	"cairn/internal/s3api"
+	"cairn/layoutstore"
 	"cairn/metadata"
 	"cairn/placement"
 	"cairn/quorum"
@@ -26,10 +28,10 @@ import (
 type Config struct {
 	// Layout is the cluster: which nodes exist and where they are. Required.
 	Layout *placement.Layout
-	// LayoutSource, when set, is asked for the layout on every request
-	// instead (the layoutstore a gateway keeps current by gossip); Layout
-	// is then only checked at New.
-	LayoutSource func() *placement.Layout
+	// Layouts, when set, holds the layout in force instead: the store the
+	// gateway keeps current by gossip, and where the admin API proposes
+	// changes. Layout may then be nil.
+	Layouts *layoutstore.Store
 	// Dialer reaches the layout's nodes. Required.
 	Dialer transport.Dialer
 	// Credentials authenticate requests. Required.
@@ -38,6 +40,10 @@ type Config struct {
 	// do per bucket (an *s3api.Keyring is both). Nil lets every
 	// authenticated key do everything.
 	Authorizer s3api.Authorizer
+	// Members lists the storage nodes membership knows, for the admin
+	// API: live nodes missing from the layout are the ones an operator can
+	// add. Nil lists only the layout's nodes.
+	Members func() []Member
 	// Alive reports whether a node is up, per membership. Nil treats every
 	// node as up; failures are then found by trying.
 	Alive func(id string) bool
@@ -113,6 +119,9 @@ func (c *Config) ensureDefaults() {
 // Validate reports every problem with the config at once.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.Layout == nil && c.Layouts != nil {
+		c.Layout = c.Layouts.Layout()
+	}
 	if c.Layout == nil {
 		errs = append(errs, errors.New("gateway: config: Layout is required"))
 	} else if err := c.Layout.Validate(); err != nil {
@@ -154,6 +163,9 @@ type Gateway struct {
 
 	stats   Stats
 	metrics *gatewayMetrics // nil without Config.Metrics
+	traffic traffic         // recent throughput, for the admin status
+	stop    context.CancelFunc
+	done    sync.WaitGroup
 }
 
 // Stats counts events worth watching; every field is read with Load.
@@ -208,11 +220,16 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.engine = g.routes()
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stop = cancel
+	g.done.Go(func() { g.sampleTraffic(ctx) })
 	return g, nil
 }
 
 // Close waits for background repairs to finish.
 func (g *Gateway) Close() error {
+	g.stop()
+	g.done.Wait()
 	g.repairs.Wait()
 	g.unregisterMetrics()
 	return nil
@@ -253,8 +270,8 @@ func (g *Gateway) codecFor(ec metadata.ErasureInfo) (*erasure.Codec, error) {
 
 // layout returns the layout in force now.
 func (g *Gateway) layout() *placement.Layout {
-	if g.cfg.LayoutSource != nil {
-		return g.cfg.LayoutSource()
+	if g.cfg.Layouts != nil {
+		return g.cfg.Layouts.Layout()
 	}
 	return g.cfg.Layout
 }

@@ -31,9 +31,15 @@ func (g *Gateway) routes() *gin.Engine {
 		// Outside recoverPanics, so a recovered panic counts as its 500.
 		e.Use(g.observe)
 	}
-	e.Use(g.recoverPanics, g.accessLog)
+	e.Use(g.countTraffic, g.recoverPanics, g.accessLog)
 	e.NoRoute(g.serveS3)
 	return e
+}
+
+// countTraffic feeds the throughput the admin status shows.
+func (g *Gateway) countTraffic(c *gin.Context) {
+	c.Next()
+	g.traffic.add(c.Writer.Status(), c.Request.ContentLength, int64(c.Writer.Size()))
 }
 
 func (g *Gateway) requestID(c *gin.Context) {

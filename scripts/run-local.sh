@@ -75,7 +75,7 @@ cat <<MSG
 Cairn is running.
 
   S3 endpoint:  $scheme://$gw_addr
-  admin:        $scheme://$gw_admin/metrics  /health/ready (nodes: 127.0.0.1:$admin_base..)
+  admin:        $scheme://$gw_admin/metrics  /health/ready  /cluster (nodes: 127.0.0.1:$admin_base..)
   access key:   $access
   secret key:   $secret
   region:       us-east-1
@@ -92,6 +92,7 @@ done
 cat <<MSG
 
   try:  AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret aws --endpoint-url $scheme://$gw_addr s3 mb s3://demo
+        CAIRN_ADMIN_ENDPOINT=$scheme://$gw_admin CAIRN_ACCESS_KEY=$access CAIRN_SECRET_KEY=$secret $bin/objctl status
   kill -9 a node's pid to watch reads carry on; Ctrl-C stops everything.
 MSG
 wait "$gw_pid"

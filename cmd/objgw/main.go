@@ -15,11 +15,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"cairn/gateway"
 	"cairn/internal/cli"
 	"cairn/internal/metrics"
+	"cairn/layoutstore"
 	"cairn/membership"
-	"cairn/transport"
+	"cairn/placement"
 	"cairn/transport/httptransport"
 )
 
@@ -50,15 +53,33 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	members, err := cfg.Gossip.Membership(ctx, cfg.ID, membership.RoleGateway, cfg.Listen, cfg.Admin, "", log)
+	layouts, err := layoutstore.Open("", cfg.Layout, cfg.DataShards+cfg.ParityShards)
+	if err != nil {
+		return err
+	}
+	members, err := cfg.Gossip.Membership(ctx, cfg.ID, membership.RoleGateway, cfg.Listen, cfg.Admin, "", layouts, log)
 	if err != nil {
 		return err
 	}
 	defer members.Close()
 	hc := &http.Client{Transport: httptransport.SignRequests(httptransport.NewTransport(), cfg.Security.Secret)}
-	dialer := transport.StaticDialer{}
-	for _, n := range cfg.Layout.Nodes {
-		dialer[string(n.ID)] = httptransport.NewClient(string(n.ID), n.Addr, hc)
+	// Nodes are found by the address they gossip; the configured one
+	// serves until gossip has it, and for nodes gossip cannot reach.
+	dialer := httptransport.NewDialer(func(id string) (string, bool) {
+		if m, ok := members.Member(id); ok && m.Addr != "" {
+			return m.Addr, true
+		}
+		if n, ok := layouts.Layout().Node(placement.NodeID(id)); ok && n.Addr != "" {
+			return n.Addr, true
+		}
+		return "", false
+	}, hc)
+	nodeMembers := func() []gateway.Member {
+		var out []gateway.Member
+		for _, m := range members.Nodes() {
+			out = append(out, gateway.Member{ID: m.ID, Zone: m.Zone, Addr: m.Addr, Alive: m.State == membership.StateAlive})
+		}
+		return out
 	}
 	// A node is up when gossip says so; before gossip has heard of it at
 	// all, it is tried, so a gateway that starts first still serves.
@@ -74,7 +95,8 @@ func run() error {
 	}
 	reg := metrics.NewRegistry()
 	gw, err := gateway.New(gateway.Config{
-		Layout:          cfg.Layout,
+		Layouts:         layouts,
+		Members:         nodeMembers,
 		Dialer:          dialer,
 		Credentials:     keys,
 		Authorizer:      keys,
@@ -100,7 +122,7 @@ func run() error {
 	}
 	admin := &http.Server{
 		Addr:              cfg.Admin,
-		Handler:           metrics.NewAdminMux(reg, nil, func(context.Context) error { return gw.Ready() }),
+		Handler:           adminMux(reg, gw),
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig:         cfg.Security.TLS,
 	}
@@ -110,4 +132,14 @@ func run() error {
 		"internode_auth", cfg.Security.Secret != nil, "access_keys", len(keys.AccessKeys()))
 	err = cli.Serve(ctx, s3, admin)
 	return errors.Join(err, gw.Close())
+}
+
+// adminMux serves the admin listener: metrics and health checks, the admin
+// API and the cluster page.
+func adminMux(reg *prometheus.Registry, gw *gateway.Gateway) http.Handler {
+	mux := metrics.NewAdminMux(reg, nil, func(context.Context) error { return gw.Ready() })
+	admin := gw.AdminHandler()
+	mux.Handle("/admin/", admin)
+	mux.Handle("/cluster", admin)
+	return mux
 }

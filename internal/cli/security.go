@@ -76,6 +76,7 @@ type keysFile struct {
 		AccessKey string            `yaml:"access_key"`
 		SecretKey string            `yaml:"secret_key"`
 		Buckets   map[string]string `yaml:"buckets"`
+		Admin     bool              `yaml:"admin"`
 	} `yaml:"keys"`
 }
 
@@ -106,7 +107,7 @@ func ParseKeys(path string, data []byte) ([]s3api.AccessKey, error) {
 			}
 			grants[b] = p
 		}
-		keys = append(keys, s3api.AccessKey{AccessKey: k.AccessKey, SecretKey: k.SecretKey, Buckets: grants})
+		keys = append(keys, s3api.AccessKey{AccessKey: k.AccessKey, SecretKey: k.SecretKey, Buckets: grants, Admin: k.Admin})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -115,10 +116,11 @@ func ParseKeys(path string, data []byte) ([]s3api.AccessKey, error) {
 }
 
 // Keyring builds the gateway's keys: the admin key (--access-key,
-// --secret-key), which may do everything, and those of --keys-file.
+// --secret-key), which may do everything, the admin API included, and
+// those of --keys-file.
 func (c *GatewayConfig) Keyring() (*s3api.Keyring, error) {
 	admin := s3api.AccessKey{AccessKey: c.AccessKey, SecretKey: c.SecretKey,
-		Buckets: s3api.Grants{s3api.AllBuckets: s3api.PermReadWrite}}
+		Buckets: s3api.Grants{s3api.AllBuckets: s3api.PermReadWrite}, Admin: true}
 	return s3api.NewKeyring(append([]s3api.AccessKey{admin}, c.Keys...))
 }
 

@@ -74,6 +74,9 @@ type AccessKey struct {
 	AccessKey string
 	SecretKey string
 	Buckets   Grants
+	// Admin lets the key use the admin API (layout changes, heal) besides
+	// what Buckets grants.
+	Admin bool
 }
 
 // Authorizer decides what an authenticated access key may do.
@@ -127,6 +130,12 @@ func NewKeyring(keys []AccessKey) (*Keyring, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// IsAdmin reports whether accessKey may use the admin API.
+func (k *Keyring) IsAdmin(accessKey string) bool {
+	ak, ok := k.keys[accessKey]
+	return ok && ak.Admin
 }
 
 // Lookup implements CredentialStore.
