@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"cairn/internal/clustertest"
+	"cairn/layoutstore"
 )
 
 // hostileKeys look like paths, escapes or trouble for URL handling. S3
@@ -166,7 +167,7 @@ func checkDataDirs(t *testing.T, c *clustertest.Cluster) {
 			rel, _ := filepath.Rel(n.Dir, path)
 			top, _, _ := strings.Cut(rel, string(filepath.Separator))
 			switch {
-			case rel == ".":
+			case rel == ".", rel == layoutstore.FileName:
 			case top == "meta" || top == "tmp":
 			case top == "shards" && d.IsDir():
 				if rel != "shards" && !regexp.MustCompile(`^shards/[0-9a-f]{2}$`).MatchString(rel) {
