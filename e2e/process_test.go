@@ -34,6 +34,10 @@ type procCluster struct {
 	nodes    []*procNode
 	gw       *exec.Cmd
 	endpoint string
+	admin    string   // the gateway's admin listener (objctl)
+	gwArgs   []string // to start the gateway again with the same addresses
+	gwStarts int
+	nodeArgs []string // more flags for every objnode
 }
 
 type procNode struct {
@@ -55,7 +59,7 @@ func buildBinaries(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/", "cairn/cmd/objnode", "cairn/cmd/objgw").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binDir+"/", "cairn/cmd/objnode", "cairn/cmd/objgw", "cairn/cmd/objctl").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -77,7 +81,13 @@ func freeAddr(t *testing.T) string {
 }
 
 func startProcCluster(t *testing.T, n int) *procCluster {
-	pc := &procCluster{t: t, bin: buildBinaries(t), dir: t.TempDir()}
+	return startProcClusterWith(t, n)
+}
+
+// startProcClusterWith starts n nodes, each with nodeArgs besides the
+// harness's own flags, and a gateway.
+func startProcClusterWith(t *testing.T, n int, nodeArgs ...string) *procCluster {
+	pc := &procCluster{t: t, bin: buildBinaries(t), dir: t.TempDir(), nodeArgs: nodeArgs}
 	gwGossip := freeAddr(t)
 	seeds := []string{gwGossip}
 	var spec []string
@@ -92,9 +102,10 @@ func startProcCluster(t *testing.T, n int) *procCluster {
 		pc.startNode(nd)
 	}
 	gwAddr := freeAddr(t)
-	pc.endpoint = "http://" + gwAddr
-	pc.gw = pc.command("gateway", filepath.Join(pc.bin, "objgw"), "--listen", gwAddr, "--nodes", pc.spec,
-		"--gossip", gwGossip, "--seeds", pc.seeds, "--gossip-profile", "local")
+	pc.endpoint, pc.admin = "http://"+gwAddr, freeAddr(t)
+	pc.gwArgs = []string{"--listen", gwAddr, "--admin", pc.admin, "--nodes", pc.spec,
+		"--gossip", gwGossip, "--seeds", pc.seeds, "--gossip-profile", "local"}
+	pc.startGateway()
 	t.Cleanup(func() {
 		for _, nd := range pc.nodes {
 			if nd.cmd != nil {
@@ -131,8 +142,32 @@ func (pc *procCluster) command(name, path string, args ...string) *exec.Cmd {
 }
 
 func (pc *procCluster) startNode(nd *procNode) {
-	nd.cmd = pc.command(nd.id, filepath.Join(pc.bin, "objnode"), "--id", nd.id, "--data", nd.dir, "--listen", nd.addr,
-		"--admin", nd.admin, "--nodes", pc.spec, "--gossip", nd.gossip, "--seeds", pc.seeds, "--gossip-profile", "local")
+	args := []string{"--id", nd.id, "--data", nd.dir, "--listen", nd.addr,
+		"--admin", nd.admin, "--nodes", pc.spec, "--gossip", nd.gossip, "--seeds", pc.seeds, "--gossip-profile", "local"}
+	nd.cmd = pc.command(nd.id, filepath.Join(pc.bin, "objnode"), append(args, pc.nodeArgs...)...)
+}
+
+// addNode starts one more node that the others' --nodes does not name: it
+// starts from the same layout and joins by gossip, as an operator adds a
+// machine before adding it to the layout.
+func (pc *procCluster) addNode(id string) *procNode {
+	nd := &procNode{id: id, addr: freeAddr(pc.t), gossip: freeAddr(pc.t), admin: freeAddr(pc.t), dir: filepath.Join(pc.dir, id)}
+	pc.nodes = append(pc.nodes, nd)
+	pc.startNode(nd)
+	return nd
+}
+
+func (pc *procCluster) startGateway() {
+	pc.gwStarts++
+	pc.gw = pc.command(fmt.Sprintf("gateway-%d", pc.gwStarts), filepath.Join(pc.bin, "objgw"), pc.gwArgs...)
+}
+
+// restartGateway kills the gateway and starts it again on the same
+// addresses; it does not wait for it to answer.
+func (pc *procCluster) restartGateway() {
+	pc.gw.Process.Signal(syscall.SIGKILL)
+	pc.gw.Wait()
+	pc.startGateway()
 }
 
 func (pc *procCluster) kill(nd *procNode) {

@@ -75,7 +75,8 @@ func run() error {
 	reg := metrics.NewRegistry()
 	n, err := node.Open(node.Config{ID: cfg.ID, Dir: cfg.Data, Logger: log, Peers: peers, Alive: members.Alive,
 		Layouts: layouts, HomesPerPG: cfg.HomesPerPG, Metrics: reg,
-		ReplayRate: cfg.ReplayRate, RebalanceRate: cfg.RebalanceRate, MaxHintBytes: cfg.MaxHintBytes, HintWindow: cfg.HintWindow})
+		ReplayRate: cfg.ReplayRate, RebalanceRate: cfg.RebalanceRate, MaxHintBytes: cfg.MaxHintBytes, HintWindow: cfg.HintWindow,
+		ScanInterval: cfg.ScanInterval})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -210,8 +211,11 @@ type NodeConfig struct {
 	RebalanceRate int64
 	MaxHintBytes  int64
 	HintWindow    time.Duration
-	Gossip        GossipConfig
-	Log           LogConfig
+	// ScanInterval is the time between scanner passes (scrub, repair,
+	// rebalance).
+	ScanInterval time.Duration
+	Gossip       GossipConfig
+	Log          LogConfig
 
 	ShowVersion bool
 	Layout      *placement.Layout // derived from Nodes
@@ -233,6 +237,7 @@ func NewNodeLoader(c *NodeConfig) *Loader {
 	l.Int64(&c.RebalanceRate, "rebalance-rate", "", 64<<20, "limit on moving shards to new homes after a layout change, bytes per second")
 	l.Int64(&c.MaxHintBytes, "max-hint-bytes", "", 16<<30, "bytes of hints held for any one home")
 	l.Duration(&c.HintWindow, "hint-window", "", 3*time.Hour, "how long hints are kept for an absent home before they become repair debts")
+	l.Duration(&c.ScanInterval, "scan-interval", "", time.Minute, "time between scanner passes (scrub, repair, rebalance)")
 	c.Security.register(l, "admin")
 	c.Gossip.register(l, "127.0.0.1:7946")
 	c.Log.register(l)
@@ -271,8 +276,10 @@ func LoadNode(args []string, env func(string) (string, bool), readFile func(stri
 	errs = append(errs, err)
 	if err == nil && c.ID != "" {
 		// The layout is the one source of zones; --zone may only repeat it.
+		// A node the layout does not have yet joins by gossip as
+		// unassigned, until an operator adds it (objctl layout add-node).
 		if nd, ok := layout.Node(placement.NodeID(c.ID)); !ok {
-			errs = append(errs, fmt.Errorf("--id %q: not in --nodes", c.ID))
+			c.Zone = cmp.Or(c.Zone, "default")
 		} else if c.Zone == "" {
 			c.Zone = nd.Zone
 		} else if c.Zone != nd.Zone {
@@ -285,6 +292,9 @@ func LoadNode(args []string, env func(string) (string, bool), readFile func(stri
 	c.HomesPerPG = k + m
 	if c.ReplayRate <= 0 || c.MaxHintBytes <= 0 || c.HintWindow <= 0 || c.RebalanceRate <= 0 {
 		errs = append(errs, errors.New("--replay-rate, --rebalance-rate, --max-hint-bytes and --hint-window: must be positive"))
+	}
+	if c.ScanInterval <= 0 {
+		errs = append(errs, fmt.Errorf("--scan-interval %v: must be positive", c.ScanInterval))
 	}
 	errs = append(errs, c.Security.validate(readFile)...)
 	errs = append(errs, c.Gossip.validate()...)

@@ -224,17 +224,18 @@ func TestLoadNode(t *testing.T) {
 		{"env names kept", nil, map[string]string{"CAIRN_NODE_ID": "n2", "CAIRN_DATA_DIR": "/d", "CAIRN_NODES": nodes6}, nil, "127.0.0.1:9101"},
 		{"zone repeated", []string{"--id", "n3", "--data", "/d", "--nodes", nodes6, "--zone", "b"}, nil, nil, "127.0.0.1:9101"},
 		{"zone contradicts layout", []string{"--id", "n3", "--data", "/d", "--nodes", nodes6, "--zone", "a"}, nil, []string{`--zone "a": --nodes puts n3 in zone "b"`}, ""},
+		{"not in the layout yet: joins unassigned", []string{"--id", "n7", "--data", "/d", "--nodes", nodes6, "--zone", "c"}, nil, nil, "127.0.0.1:9101"},
 		{"advertise for a wildcard listen", []string{"--id", "n1", "--data", "/d", "--nodes", nodes6, "--listen", "0.0.0.0:9101", "--advertise", "h1:9101"}, nil, nil, "h1:9101"},
 		{"handoff tuned", []string{"--id", "n1", "--data", "/d", "--nodes", nodes6, "--replay-rate", "1048576", "--hint-window", "10m"}, nil, nil, "127.0.0.1:9101"},
 		{"handoff off", []string{"--id", "n1", "--data", "/d", "--nodes", nodes6, "--replay-rate", "0"}, nil, []string{"--replay-rate, --rebalance-rate, --max-hint-bytes and --hint-window: must be positive"}, ""},
 		{
 			name: "every problem at once",
-			args: []string{"--listen", "0.0.0.0:9101", "--admin", "x", "--nodes", nodes6, "--id", "n9", "--gossip-profile", "wan", "--gossip-key", "short"},
+			args: []string{"--listen", "0.0.0.0:9101", "--admin", "x", "--nodes", nodes6, "--id", "n9", "--gossip-profile", "wan", "--gossip-key", "short", "--scan-interval", "0s"},
 			wantErr: []string{
 				"--data: required",
 				`--admin "x": want host:port`,
 				`--advertise: required when --listen "0.0.0.0:9101" binds every interface`,
-				`--id "n9": not in --nodes`,
+				"--scan-interval 0s: must be positive",
 				`--gossip-profile "wan"`,
 				"--gossip-key: 5 bytes",
 			},
@@ -260,7 +261,8 @@ func TestLoadNode(t *testing.T) {
 			if c.Advertise != tc.want {
 				t.Errorf("LoadNode(%q).Advertise = %q; want %q", tc.args, c.Advertise, tc.want)
 			}
-			if nd, _ := c.Layout.Node(placement.NodeID(c.ID)); c.Zone != nd.Zone || c.Zone == "" {
+			// A node the layout lacks takes --zone, or "default".
+			if nd, in := c.Layout.Node(placement.NodeID(c.ID)); in && c.Zone != nd.Zone || c.Zone == "" {
 				t.Errorf("LoadNode(%q).Zone = %q; want %q, the layout's", tc.args, c.Zone, nd.Zone)
 			}
 		})
