@@ -254,19 +254,9 @@ func (g *Gateway) adminStatus(ctx context.Context) (*adminapi.Status, error) {
 }
 
 func addRedundancy(dst *adminapi.Redundancy, rc transport.RedundancyCounts) {
-	for len(dst.Objects) < len(rc.Objects) {
-		dst.Objects = append(dst.Objects, 0)
-	}
-	for len(dst.Bytes) < len(rc.Bytes) {
-		dst.Bytes = append(dst.Bytes, 0)
-	}
-	for i, v := range rc.Objects {
-		dst.Objects[i] += v
-	}
-	for i, v := range rc.Bytes {
-		dst.Bytes[i] += v
-	}
-	dst.Lost += rc.Lost
+	sum := transport.RedundancyCounts{Objects: dst.Objects, Bytes: dst.Bytes, Lost: dst.Lost}
+	sum.Add(rc)
+	*dst = adminapi.Redundancy{Objects: sum.Objects, Bytes: sum.Bytes, Lost: sum.Lost}
 }
 
 // layoutDoc returns the layout document in force: the store's, or one made
@@ -427,14 +417,24 @@ func (g *Gateway) stageChange(r *http.Request) (any, error) {
 // the new layout before it answers.
 const layoutSpreadWait = 10 * time.Second
 
-func (g *Gateway) applyLayout(ctx context.Context) (any, error) {
+// staged returns the layout store and its document, which must have a
+// change staged.
+func (g *Gateway) staged() (*layoutstore.Store, *layoutstore.Document, error) {
 	store, err := g.layoutStore()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	doc := store.Current()
 	if doc.Staged == nil {
-		return nil, adminErr(http.StatusConflict, "nothing staged")
+		return nil, nil, adminErr(http.StatusConflict, "nothing staged")
+	}
+	return store, doc, nil
+}
+
+func (g *Gateway) applyLayout(ctx context.Context) (any, error) {
+	store, doc, err := g.staged()
+	if err != nil {
+		return nil, err
 	}
 	if p := g.preview(ctx, doc); len(p.Problems) > 0 {
 		return nil, &adminError{status: http.StatusConflict, msg: "layout change refused", problems: p.Problems}
@@ -471,13 +471,9 @@ func (g *Gateway) applyLayout(ctx context.Context) (any, error) {
 }
 
 func (g *Gateway) revertLayout(ctx context.Context) (any, error) {
-	store, err := g.layoutStore()
+	store, doc, err := g.staged()
 	if err != nil {
 		return nil, err
-	}
-	doc := store.Current()
-	if doc.Staged == nil {
-		return nil, adminErr(http.StatusConflict, "nothing staged")
 	}
 	next := doc.Clone()
 	next.Epoch++

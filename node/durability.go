@@ -124,7 +124,7 @@ func (n *Node) recordPage(ctx context.Context, prefix string, after []byte, limi
 		last = append(last[:0], it.Key()...)
 		v := new(metadata.Version)
 		if err := v.UnmarshalBinary(it.Value()); err != nil {
-			n.log.Error("census: undecodable record", "key", string(it.Key()), "err", err)
+			n.log.Error("undecodable record", "key", string(it.Key()), "err", err)
 			continue
 		}
 		batch = append(batch, v)

@@ -368,29 +368,7 @@ type repairJob struct {
 // recordBatch reads up to limit object records after the store key after.
 // next is nil at the end.
 func (n *Node) recordBatch(ctx context.Context, after []byte, limit int) (batch []*metadata.Version, next []byte, err error) {
-	lower := []byte(objectKeyPrefix)
-	it, err := n.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer it.Close()
-	valid := it.First()
-	if after != nil {
-		valid = it.SeekGE(append(bytes.Clone(after), 0))
-	}
-	for ; valid; valid = it.Next() {
-		if len(batch) == limit {
-			last := batch[len(batch)-1]
-			return batch, metadata.ObjectRecordKey(last.Bucket, last.Key), it.Error()
-		}
-		v := new(metadata.Version)
-		if err := v.UnmarshalBinary(it.Value()); err != nil {
-			n.log.Error("scrub: undecodable record", "key", string(it.Key()), "err", err)
-			continue
-		}
-		batch = append(batch, v)
-	}
-	return batch, nil, it.Error()
+	return n.recordPage(ctx, objectKeyPrefix, after, limit)
 }
 
 // scrub is step 3.
