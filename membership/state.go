@@ -1,6 +1,8 @@
 package membership
 
 import (
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -107,16 +109,19 @@ func (m *Membership) push(ids []string) {
 		return
 	}
 	for _, id := range ids {
-		var target *memberlist.Node
-		for _, n := range m.ml.Members() {
-			if n.Name == id {
-				target = n
-				break
-			}
-		}
-		if target == nil {
+		// A copy built from what observe recorded: the *Node values
+		// memberlist hands out are updated in place under its own lock.
+		mb, ok := m.Member(id)
+		if !ok {
 			continue
 		}
+		host, portStr, err := net.SplitHostPort(mb.GossipAddr)
+		port, perr := strconv.Atoi(portStr)
+		ip := net.ParseIP(host)
+		if err != nil || perr != nil || ip == nil {
+			continue
+		}
+		target := &memberlist.Node{Name: id, Addr: ip, Port: uint16(port)}
 		if err := m.ml.SendReliable(target, doc); err != nil {
 			m.log.Debug("shared document not sent", "peer", id, "err", err)
 			continue
