@@ -109,15 +109,16 @@ func TestShortShardLeavesNothing(t *testing.T) {
 	if _, err := readAll(t, n, ref, 0, -1); !errors.Is(err, transport.ErrNotFound) {
 		t.Errorf("ReadShard after failed put: err = %v; want ErrNotFound", err)
 	}
-	if left, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(left) != 0 {
-		t.Errorf("tmp dir holds %d files after a failed put; want 0", len(left))
+	shardDir := filepath.Dir(ShardFile(dir, ref))
+	if left, _ := os.ReadDir(shardDir); len(left) != 0 {
+		t.Errorf("shard dir holds %d files after a failed put; want 0", len(left))
 	}
 	failing := io.MultiReader(strings.NewReader("abc"), iotestErrReader{})
 	if err := n.PutShard(t.Context(), ref, failing, 10); err == nil {
 		t.Fatalf("PutShard(failing body) = nil; want error")
 	}
-	if left, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(left) != 0 {
-		t.Errorf("tmp dir holds %d files after a failed put; want 0", len(left))
+	if left, _ := os.ReadDir(shardDir); len(left) != 0 {
+		t.Errorf("shard dir holds %d files after a failed put; want 0", len(left))
 	}
 }
 

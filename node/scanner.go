@@ -570,6 +570,14 @@ func (n *Node) collectOrphans(ctx context.Context) error {
 			return fmt.Errorf("orphans: list %s: %w", dir, err)
 		}
 		for _, name := range names {
+			if strings.HasPrefix(name, tmpPrefix) {
+				// A write a crash cut short; a live one is far younger.
+				p := filepath.Join(dir, name)
+				if st, err := n.cfg.FS.Stat(p); err == nil && now.Sub(st.ModTime()) >= n.cfg.OrphanGrace {
+					cands = append(cands, cand{p, ""})
+				}
+				continue
+			}
 			hash, _, ok := strings.Cut(name, ".")
 			if !ok || len(hash) != 64 || refs[hash] {
 				continue
@@ -590,7 +598,7 @@ func (n *Node) collectOrphans(ctx context.Context) error {
 	}
 	var errs errList
 	for _, c := range cands {
-		if refs[c.hash] {
+		if c.hash != "" && refs[c.hash] {
 			continue
 		}
 		if err := n.cfg.FS.Remove(c.path); err != nil {

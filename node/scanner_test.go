@@ -2,10 +2,13 @@ package node
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -385,8 +388,10 @@ func TestPGRecordsStripsInlineAndSkipsPending(t *testing.T) {
 	}
 }
 
-// Unreferenced shard files go once they are older than the grace period;
-// shards of records, of hints and of multipart parts stay.
+// Unreferenced shard files go once they are older than the grace period,
+// and so do temp files a crash left beside the shards, even of a version
+// that is referenced; shards of records, of hints and of multipart parts
+// stay.
 func TestScanCollectsOrphans(t *testing.T) {
 	t.Parallel()
 	// n4 is down, so the hint held for it stays.
@@ -419,11 +424,16 @@ func TestScanCollectsOrphans(t *testing.T) {
 		_, err := os.Stat(n1.shards.path(ref))
 		return err == nil
 	}
+	keptShard := n1.shards.path(transport.ShardRef{Bucket: "b", Key: "kept", VersionID: kept.VersionID, Index: 0})
+	crashed := filepath.Join(filepath.Dir(keptShard), tmpPrefix+filepath.Base(keptShard)+".k3x9")
+	if err := os.WriteFile(crashed, []byte("half a shard"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := n1.ScanNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !exists(orphan) || n1.ScannerStats().OrphansRemoved != 0 {
-		t.Fatalf("a fresh unreferenced shard was collected inside the grace period")
+	if _, err := os.Stat(crashed); !exists(orphan) || err != nil || n1.ScannerStats().OrphansRemoved != 0 {
+		t.Fatalf("a fresh unreferenced shard or temp file was collected inside the grace period")
 	}
 	c.advance(2 * time.Hour)
 	if err := n1.ScanNow(ctx); err != nil {
@@ -432,14 +442,17 @@ func TestScanCollectsOrphans(t *testing.T) {
 	if exists(orphan) {
 		t.Errorf("orphan shard still present after the grace period")
 	}
+	if _, err := os.Stat(crashed); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temp file a crash left: %v; want it removed after the grace period", err)
+	}
 	for name, ref := range map[string]transport.ShardRef{"hint": hinted, "part": part,
 		"committed": {Bucket: "b", Key: "kept", VersionID: kept.VersionID, Index: 0}} {
 		if !exists(ref) {
 			t.Errorf("%s shard was collected as an orphan", name)
 		}
 	}
-	if got := n1.ScannerStats().OrphansRemoved; got != 1 {
-		t.Errorf("OrphansRemoved = %d; want 1", got)
+	if got := n1.ScannerStats().OrphansRemoved; got != 2 {
+		t.Errorf("OrphansRemoved = %d; want 2 (the orphan and the temp file)", got)
 	}
 }
 

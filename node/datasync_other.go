@@ -1,0 +1,8 @@
+//go:build !linux
+
+package node
+
+import "cairn/vfs"
+
+// dataSync makes a file's bytes durable; elsewhere than Linux, by fsync.
+func dataSync(f vfs.File) error { return f.Sync() }
