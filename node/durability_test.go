@@ -296,10 +296,12 @@ func TestCensusMetrics(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]float64{
-		"cairn_node_objects_by_redundancy{2}": 2,
-		"cairn_node_objects_by_redundancy{1}": 0,
-		"cairn_node_bytes_by_redundancy{2}":   float64(a.Size + b.Size),
-		"cairn_node_objects_lost":             0,
+		"cairn_node_objects_by_redundancy{2}":   2,
+		"cairn_node_objects_by_redundancy{1}":   0,
+		"cairn_node_bytes_by_redundancy{2}":     float64(a.Size + b.Size),
+		"cairn_node_objects_lost":               0,
+		"cairn_node_repair_queue":               0,
+		"cairn_node_rebalance_misplaced_shards": 0,
 	} {
 		if got, ok := sums[name]; !ok || got != want {
 			t.Errorf("%s summed over nodes = %v (exported %v); want %v", name, got, ok, want)

@@ -65,6 +65,8 @@ type collector struct {
 	lastDuration *prometheus.Desc
 
 	objectsByRedundancy, bytesByRedundancy, objectsLost *prometheus.Desc
+
+	repairFindings, misplaced, misplacedBytes, moved, movedBytes, layoutEpoch *prometheus.Desc
 }
 
 type scanCounter struct {
@@ -99,6 +101,14 @@ func newCollector(n *Node) *collector {
 			[]string{"redundancy"}),
 		objectsLost: desc("cairn_node_objects_lost",
 			"Object versions this node counts that have fewer than k readable shards, as of the last scanner pass.", nil),
+		repairFindings: desc("cairn_node_repair_queue",
+			"Missing or corrupt shards the last scrub found and could not repair yet (repair debts are cairn_node_repair_debts).", nil),
+		misplaced: desc("cairn_node_rebalance_misplaced_shards",
+			"Shards this node holds whose home under the current layout is another node.", nil),
+		misplacedBytes: desc("cairn_node_rebalance_misplaced_bytes", "Bytes of the misplaced shards.", nil),
+		moved:          desc("cairn_node_rebalance_moved_shards_total", "Shards handed to their new home since the node started.", nil),
+		movedBytes:     desc("cairn_node_rebalance_moved_bytes_total", "Bytes handed to new homes since the node started.", nil),
+		layoutEpoch:    desc("cairn_node_layout_epoch", "Epoch of the layout document the node holds.", nil),
 	}
 	for _, s := range []struct {
 		name, help string
@@ -128,7 +138,8 @@ func newCollector(n *Node) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	c.disk.Describe(ch)
 	for _, d := range []*prometheus.Desc{c.hints, c.hintBytes, c.hintAge, c.replayed, c.replayRate, c.debts, c.lastPass, c.lastDuration,
-		c.objectsByRedundancy, c.bytesByRedundancy, c.objectsLost} {
+		c.objectsByRedundancy, c.bytesByRedundancy, c.objectsLost,
+		c.repairFindings, c.misplaced, c.misplacedBytes, c.moved, c.movedBytes, c.layoutEpoch} {
 		ch <- d
 	}
 	for _, s := range c.scanCounters {
@@ -161,6 +172,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if !st.LastPass.IsZero() {
 		gauge(c.lastPass, float64(st.LastPass.UnixNano())/1e9)
 		gauge(c.lastDuration, st.LastPassDuration.Seconds())
+	}
+	gauge(c.repairFindings, float64(c.n.scan.report.findings.Load()))
+	rb := c.n.RebalanceStats()
+	gauge(c.misplaced, float64(rb.Misplaced))
+	gauge(c.misplacedBytes, float64(rb.MisplacedBytes))
+	ch <- prometheus.MustNewConstMetric(c.moved, prometheus.CounterValue, float64(rb.Moved))
+	ch <- prometheus.MustNewConstMetric(c.movedBytes, prometheus.CounterValue, float64(rb.MovedBytes))
+	if c.n.layouts != nil {
+		gauge(c.layoutEpoch, float64(c.n.layouts.Current().Epoch))
 	}
 	if cs := c.n.scan.report.lastCensus(); cs != nil {
 		var all transport.RedundancyCounts
