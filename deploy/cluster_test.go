@@ -20,6 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"cairn/internal/adminapi"
+	"cairn/internal/objctl"
 )
 
 // env returns the variable or def.
@@ -162,6 +165,34 @@ func TestCluster(t *testing.T) {
 		}
 		step("%s /metrics: %v successful PutObject", g.name, n)
 	}
+
+	// The admin API, as objctl calls it: a heal pass on every node, then
+	// the durability histogram counts every object at full redundancy.
+	ctl, err := objctl.NewClient(gws[0].admin, env("CAIRN_ACCESS_KEY", "cairnadmin"), env("CAIRN_SECRET_KEY", "cairnadmin"), "us-east-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	healed := time.Now()
+	if _, err := ctl.Heal(ctx, bucket); err != nil {
+		t.Fatalf("admin heal: %v", err)
+	}
+	var st *adminapi.Status
+	waitUntil(t, ctx, "a heal pass on every node", 90*time.Second, func() error {
+		if st, err = ctl.Status(ctx); err != nil {
+			return err
+		}
+		for _, n := range st.Nodes {
+			if !n.Alive || !n.Reported || n.LastScan.Before(healed.Add(-time.Second)) {
+				return fmt.Errorf("node %s: alive %v, reported %v, last scan %v", n.ID, n.Alive, n.Reported, n.LastScan)
+			}
+		}
+		if b := st.Buckets[bucket]; len(b.Objects) != 3 || b.Objects[2] != int64(len(want)) {
+			return fmt.Errorf("bucket %s histogram %+v; want %d objects at redundancy 2", bucket, b, len(want))
+		}
+		return nil
+	})
+	step("admin API (objctl) via gw1: %d/%d nodes reported, layout epoch %d, %d objects at full redundancy",
+		len(st.Nodes), len(st.Nodes), st.LayoutEpoch, st.Buckets[bucket].Objects[2])
 }
 
 func run(t *testing.T, args ...string) {
