@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -93,6 +94,28 @@ type shardRange struct {
 }
 
 func (s shardRange) Close() error { return s.f.Close() }
+
+// WriteTo hands the rest of the range to w's ReadFrom as a file, so that a
+// socket takes it straight from the page cache (sendfile) instead of
+// through a buffer; io.Copy and net/http's response writer call it.
+func (s shardRange) WriteTo(w io.Writer) (int64, error) {
+	osf, isFile := s.f.(*os.File)
+	rf, isReaderFrom := w.(io.ReaderFrom)
+	if !isFile || !isReaderFrom {
+		return io.Copy(w, struct{ io.Reader }{s.SectionReader})
+	}
+	cur, err := s.SectionReader.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	_, base, size := s.SectionReader.Outer()
+	if _, err := osf.Seek(base+cur, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := rf.ReadFrom(io.LimitReader(osf, size-cur))
+	s.SectionReader.Seek(n, io.SeekCurrent)
+	return n, err
+}
 
 func (n *Node) readInline(ref transport.ShardRef, off, length int64) (io.ReadCloser, error) {
 	v, err := n.getVersion(ref.Bucket, ref.Key)

@@ -151,7 +151,14 @@ func (h *Handler) readShard(w http.ResponseWriter, r *http.Request) {
 		// Without a length the body would go out chunked.
 		w.Header().Set("Content-Length", strconv.FormatInt(sized.Size(), 10))
 	}
-	if _, err := copyBody(w, rc); err != nil {
+	var werr error
+	if wt, ok := rc.(io.WriterTo); ok {
+		// A node's shard file goes out by sendfile (node.shardRange).
+		_, werr = wt.WriteTo(w)
+	} else {
+		_, werr = copyBody(w, rc)
+	}
+	if werr != nil {
 		// Headers are gone; cutting the connection is the only way to
 		// tell the client the body is incomplete.
 		panic(http.ErrAbortHandler)
