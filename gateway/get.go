@@ -437,18 +437,42 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 	if err != nil {
 		return nil, err
 	}
+	// An inline object's fragments came with the records the read
+	// gathered; with k of them at hand, the others are not asked for: a
+	// parity fragment already here decodes faster than a round trip.
+	atHand := func(shard int) []byte {
+		for _, id := range shardHolders(v, shard) {
+			if rec, ok := byNode[id]; ok && rec.VersionID == v.VersionID && rec.Inline != nil {
+				return rec.Inline
+			}
+		}
+		return nil
+	}
+	enough := false
+	if v.IsInline() {
+		have := 0
+		for i := range v.Shards {
+			if atHand(i) != nil {
+				have++
+			}
+		}
+		enough = have >= codec.DataShards()
+	}
 	open := func(shard int, off, n int64) (io.ReadCloser, error) {
 		if shard >= len(v.Shards) {
 			return nil, fmt.Errorf("shard %d: %w", shard, errUnavailable)
+		}
+		if frag := atHand(shard); frag != nil {
+			return inlineRange(frag, off, n)
+		}
+		if enough {
+			return nil, errNotAtHand
 		}
 		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: shard}
 		// The home first; then the fallback that took the shard as a hint,
 		// in case it has not handed it back yet.
 		var firstErr error
 		for _, id := range shardHolders(v, shard) {
-			if rec, ok := byNode[id]; ok && rec.VersionID == v.VersionID && rec.Inline != nil {
-				return inlineRange(rec.Inline, off, n)
-			}
 			cl, err := g.node(id)
 			if err == nil {
 				var rc io.ReadCloser
@@ -466,6 +490,9 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 		return nil, firstErr
 	}
 	onFail := func(shard int, err error) {
+		if errors.Is(err, errNotAtHand) {
+			return // not read, so not failed
+		}
 		if fails != nil {
 			fails.add(shard, err)
 		}
@@ -493,6 +520,10 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 	}
 	return codec.NewDecoder(v.Size, start, length, open, opts...)
 }
+
+// errNotAtHand skips an inline fragment the read did not bring back while
+// k others did.
+var errNotAtHand = errors.New("gateway: inline fragment not among the records read")
 
 func inlineRange(b []byte, off, n int64) (io.ReadCloser, error) {
 	if off < 0 || off > int64(len(b)) {
