@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,10 +27,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"cairn/internal/adminapi"
 	"cairn/internal/clustertest"
 	"cairn/internal/nodeauth"
+	"cairn/internal/objctl"
 	"cairn/internal/s3api"
 	"cairn/metadata"
+	"cairn/placement"
 	"cairn/transport"
 	"cairn/transport/httptransport"
 )
@@ -406,4 +410,84 @@ func TestSecurityTLSGateway(t *testing.T) {
 			t.Errorf("plain HTTP to the TLS listener: status %d; want an error", resp.StatusCode)
 		}
 	}
+}
+
+// The admin API answers only requests signed by an admin key: not an
+// unsigned request, not a bucket key, not a wrong secret, not a body that
+// differs from the one signed; and its refusals reveal no secret.
+func TestSecurityAdminAPI(t *testing.T) {
+	t.Parallel()
+	sc := startSecure(t)
+	admin := httptest.NewServer(sc.Gateway.AdminHandler())
+	t.Cleanup(admin.Close)
+	var bodies []string
+	refused := func(what string, resp *http.Response, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		bodies = append(bodies, string(b))
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: HTTP %d %s; want 403", what, resp.StatusCode, b)
+		}
+	}
+	resp, err := http.Get(admin.URL + "/admin/v1/status")
+	refused("unsigned status", resp, err)
+
+	for _, k := range []struct{ name, access, secret string }{
+		{"bucket key", "reader", secReaderSecret},
+		{"wrong secret", clustertest.AccessKey, "not-the-secret"},
+	} {
+		ctl, err := objctl.NewClient(admin.URL, k.access, k.secret, clustertest.Region, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ctl.Status(t.Context())
+		var ae *objctl.APIError
+		if !errors.As(err, &ae) || ae.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: status: %v; want 403", k.name, err)
+		} else {
+			bodies = append(bodies, ae.Message)
+		}
+	}
+
+	// A signed stage request whose body was swapped after signing.
+	ctl, err := objctl.NewClient(admin.URL, clustertest.AccessKey, clustertest.SecretKey, clustertest.Region,
+		&http.Client{Transport: swapBody{http.DefaultTransport, `{"op":"drain","node":"n1"}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ctl.Stage(t.Context(), adminapi.LayoutChange{Op: "add-node", Node: "n9"})
+	var ae *objctl.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusForbidden {
+		t.Errorf("stage with a swapped body: %v; want 403", err)
+	}
+	if got := sc.Gateway.Layout(); len(got.Nodes) != 6 || got.Nodes[0].State != placement.Active {
+		t.Errorf("a refused request changed the layout: %+v", got.Nodes)
+	}
+	ok, err := objctl.NewClient(admin.URL, clustertest.AccessKey, clustertest.SecretKey, clustertest.Region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if view, err := ok.Layout(t.Context()); err != nil || view.Staged != nil {
+		t.Errorf("admin key: layout %+v, %v; want nothing staged", view, err)
+	}
+	sc.checkNoSecrets(t, bodies...)
+}
+
+// swapBody replaces a request's body after it was signed.
+type swapBody struct {
+	rt   http.RoundTripper
+	body string
+}
+
+func (s swapBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(strings.NewReader(s.body))
+		r.ContentLength = int64(len(s.body))
+	}
+	return s.rt.RoundTrip(r)
 }
