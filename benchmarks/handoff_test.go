@@ -106,19 +106,7 @@ func BenchmarkReplayInterference(b *testing.B) {
 			}
 			return true
 		}
-		foreground := func(until func() bool) Summary {
-			var lat []time.Duration
-			for i := 0; !until(); i++ {
-				start := time.Now()
-				out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("p99"), Key: aws.String(fmt.Sprint("small", i%32))})
-				if err != nil {
-					b.Fatal(err)
-				}
-				out.Body.Close()
-				lat = append(lat, time.Since(start))
-			}
-			return Summarize(lat)
-		}
+		foreground := func(until func() bool) Summary { return smallGets(b, cl, "p99", until) }
 		down := c.Nodes[1]
 		if err := down.Stop(); err != nil {
 			b.Fatal(err)
@@ -141,4 +129,21 @@ func BenchmarkReplayInterference(b *testing.B) {
 		b.ReportMetric(float64(during.P99)/float64(quiet.P99), "p99-ratio")
 		b.ReportMetric(replay.Seconds(), "s-replaying")
 	}
+}
+
+// smallGets GETs the 32 objects "small0".."small31" of bucket in turn until
+// until says stop, and summarises their latencies: the foreground load whose
+// p99 a background job must not ruin.
+func smallGets(b *testing.B, cl *s3.Client, bucket string, until func() bool) Summary {
+	var lat []time.Duration
+	for i := 0; !until(); i++ {
+		start := time.Now()
+		out, err := cl.GetObject(b.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(fmt.Sprint("small", i%32))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out.Body.Close()
+		lat = append(lat, time.Since(start))
+	}
+	return Summarize(lat)
 }

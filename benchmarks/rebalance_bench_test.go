@@ -52,19 +52,7 @@ func BenchmarkRebalance(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		foreground := func(until func() bool) Summary {
-			var lat []time.Duration
-			for i := 0; !until(); i++ {
-				start := time.Now()
-				out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("grow"), Key: aws.String(fmt.Sprint("small", i%32))})
-				if err != nil {
-					b.Fatal(err)
-				}
-				out.Body.Close()
-				lat = append(lat, time.Since(start))
-			}
-			return Summarize(lat)
-		}
+		foreground := func(until func() bool) Summary { return smallGets(b, cl, "grow", until) }
 		n7 := c.AddNode("z1")
 		if _, err := ctl.Stage(ctx, adminapi.LayoutChange{Op: "add-node", Node: n7.ID}); err != nil {
 			b.Fatal(err)
