@@ -117,9 +117,7 @@ func startProcClusterWith(t *testing.T, n int, nodeArgs ...string) *procCluster 
 		pc.gw.Wait()
 	})
 	cl := sdkClientWith(pc.endpoint, "cairnadmin", "cairnadmin")
-	// Generous: under the race detector the tests running beside this one
-	// slow process start-up several times over.
-	waitFor(t, "cluster answers", time.Minute, func() bool {
+	waitFor(t, "cluster answers", 20*time.Second, func() bool {
 		if _, err := pc.hintCount(); err != nil {
 			return false
 		}
