@@ -117,7 +117,9 @@ func startProcClusterWith(t *testing.T, n int, nodeArgs ...string) *procCluster 
 		pc.gw.Wait()
 	})
 	cl := sdkClientWith(pc.endpoint, "cairnadmin", "cairnadmin")
-	waitFor(t, "cluster answers", 20*time.Second, func() bool {
+	// Generous: under the race detector the tests running beside this one
+	// slow process start-up several times over.
+	waitFor(t, "cluster answers", time.Minute, func() bool {
 		if _, err := pc.hintCount(); err != nil {
 			return false
 		}

@@ -101,7 +101,7 @@ func TestRebalance(t *testing.T) {
 	if len(moves) != p.ShardsMoved {
 		t.Fatalf("apply moved %d shards, the preview said %d", len(moves), p.ShardsMoved)
 	}
-	st := waitRebalanced(t, ctl, 60*time.Second)
+	st := waitRebalanced(t, ctl, 90*time.Second)
 	took := time.Since(start)
 	load.stop()
 	t.Logf("rebalance after adding %s: %d shards (%d KiB) moved in %v under load (%.1f MiB/s); load meanwhile: %d PUTs, %d GETs, %d LISTs, 0 failed",
@@ -129,8 +129,8 @@ func TestRebalance(t *testing.T) {
 	if _, err := ctl.Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitRebalanced(t, ctl, 60*time.Second)
-	eventually(t, 30*time.Second, func() string {
+	waitRebalanced(t, ctl, 90*time.Second)
+	eventually(t, 90*time.Second, func() string {
 		st, err := ctl.Status(ctx)
 		if err != nil {
 			return err.Error()
@@ -201,7 +201,7 @@ func waitRebalanced(t *testing.T, ctl *objctl.Client, within time.Duration) *adm
 func checkPlaced(t *testing.T, c *clustertest.Cluster, l *placement.Layout, keys []string) {
 	t.Helper()
 	hc := &http.Client{Transport: httptransport.NewTransport()}
-	eventually(t, 30*time.Second, func() string {
+	eventually(t, 90*time.Second, func() string {
 		for _, bk := range keys {
 			bucket, key, _ := cutBucket(bk)
 			plan, err := placement.Place(l, bucket, key, 6)
