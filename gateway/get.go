@@ -158,7 +158,11 @@ func (g *Gateway) readNewestOnce(ctx context.Context, bucket, key string, need i
 			}
 		}
 		if len(homes)-lacking >= g.codec.DataShards() {
-			return nil, nil, err
+			// Homes that answered with it may have given its fragment up
+			// since, to a newer write, or be unreachable: either way the
+			// answers are already stale. Read again; readNewestOf gives up
+			// after about a second.
+			return nil, nil, fmt.Errorf("%w: %w", errUnsettled, err)
 		}
 		excluded[newest.VersionID] = true
 	}
