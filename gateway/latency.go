@@ -50,3 +50,23 @@ func (l *latencies) slow(node string) bool {
 	slices.Sort(all)
 	return mine > slowFactor*all[len(all)/2]
 }
+
+// hedgeAfter is how long a read waits for the homes it asked first before
+// it asks the others too: a few times the median node's average, within
+// bounds that keep a stalled node from holding a read up and a fast
+// cluster from asking everyone on a scheduling hiccup.
+func (l *latencies) hedgeAfter() time.Duration {
+	const lo, hi = 2 * time.Millisecond, 50 * time.Millisecond
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ewma) == 0 {
+		return lo
+	}
+	all := make([]float64, 0, len(l.ewma))
+	for _, v := range l.ewma {
+		all = append(all, v)
+	}
+	slices.Sort(all)
+	d := time.Duration(slowFactor * all[len(all)/2] * float64(time.Second))
+	return min(max(d, lo), hi)
+}
