@@ -79,6 +79,24 @@ func TestRebalance(t *testing.T) {
 	// for byte, listings. Every failure is a test failure.
 	load := startLoad(t, cl, objects)
 
+	// The preview's bytes come from each node's last scanner pass: wait
+	// for one that saw every object written above.
+	written := time.Now()
+	if _, err := ctl.Heal(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, func() string {
+		st, err := ctl.Status(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		for _, n := range st.Nodes {
+			if !n.Reported || !n.LastScan.After(written) {
+				return fmt.Sprintf("node %s has not ended a scan since the objects were written", n.ID)
+			}
+		}
+		return ""
+	})
 	n7 := c.AddNode("z1")
 	view, err := ctl.Stage(ctx, adminapi.LayoutChange{Op: "add-node", Node: n7.ID})
 	if err != nil {

@@ -124,6 +124,8 @@ type Node struct {
 	node     *node.Node
 	server   *http.Server
 	inflight sync.WaitGroup
+	track    sync.Mutex // orders inflight.Add before Stop's Wait
+	stopping bool       // guarded by track
 }
 
 // Start starts a cluster and registers its shutdown with t.Cleanup.
@@ -285,8 +287,19 @@ func (n *Node) serve(ln net.Listener) error {
 		return err
 	}
 	// Stop waits for in-flight handlers before closing pebble under them.
+	// A request that arrives once Stop has begun is cut like the
+	// connections Close cuts: WaitGroup.Add must not race Wait.
+	n.track.Lock()
+	n.stopping = false
+	n.track.Unlock()
 	tracked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.track.Lock()
+		if n.stopping {
+			n.track.Unlock()
+			panic(http.ErrAbortHandler)
+		}
 		n.inflight.Add(1)
+		n.track.Unlock()
 		defer n.inflight.Done()
 		h.ServeHTTP(w, r)
 	})
@@ -305,6 +318,9 @@ func (n *Node) Stop() error {
 		return nil
 	}
 	n.cluster.down.Store(n.ID, true)
+	n.track.Lock()
+	n.stopping = true
+	n.track.Unlock()
 	n.server.Close()
 	n.inflight.Wait()
 	err := n.node.Close()
