@@ -290,7 +290,7 @@ func startProcLoad(t *testing.T, cl *s3.Client, bucket string, objects *objectSe
 					continue
 				}
 				bk, want := objects.pick(r)
-				b, key, _ := cutBucket(bk)
+				b, key, _ := strings.Cut(bk, "/")
 				out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b), Key: aws.String(key)})
 				var got bytes.Buffer
 				if err == nil {

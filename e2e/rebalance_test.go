@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -221,7 +222,7 @@ func checkPlaced(t *testing.T, c *clustertest.Cluster, l *placement.Layout, keys
 	hc := &http.Client{Transport: httptransport.NewTransport()}
 	eventually(t, 90*time.Second, func() string {
 		for _, bk := range keys {
-			bucket, key, _ := cutBucket(bk)
+			bucket, key, _ := strings.Cut(bk, "/")
 			plan, err := placement.Place(l, bucket, key, 6)
 			if err != nil {
 				return err.Error()
@@ -254,14 +255,6 @@ func checkPlaced(t *testing.T, c *clustertest.Cluster, l *placement.Layout, keys
 		}
 		return ""
 	})
-}
-
-func cutBucket(bk string) (bucket, key string, ok bool) {
-	i := bytes.IndexByte([]byte(bk), '/')
-	if i < 0 {
-		return bk, "", false
-	}
-	return bk[:i], bk[i+1:], true
 }
 
 // objectSet is what the test has written and expects to read back.
@@ -304,7 +297,7 @@ func (o *objectSet) pick(r *rand.Rand) (string, []byte) {
 func (o *objectSet) readAll(t *testing.T, cl *s3.Client) {
 	t.Helper()
 	for _, bk := range o.keys() {
-		bucket, key, _ := cutBucket(bk)
+		bucket, key, _ := strings.Cut(bk, "/")
 		got, _ := get(t, cl, bucket, key, nil)
 		o.mu.Lock()
 		want := o.want[bk]
@@ -350,7 +343,7 @@ func startLoad(t *testing.T, cl *s3.Client, objects *objectSet) *loadRun {
 					l.puts.Add(1)
 				case x < 9:
 					bk, want := objects.pick(r)
-					bucket, key, _ := cutBucket(bk)
+					bucket, key, _ := strings.Cut(bk, "/")
 					out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 					var got bytes.Buffer
 					if err == nil {

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/sha256-simd"
@@ -559,31 +560,31 @@ const trafficInterval = 5 * time.Second
 const trafficPoints = 120
 
 // traffic counts requests and bytes for the throughput the admin status
-// reports; totals are sampled into points every trafficInterval.
+// reports; totals are sampled into points every trafficInterval. Counting
+// is on every request's path, so it takes no lock.
 type traffic struct {
-	mu                                  sync.Mutex
-	requests, errors, bytesIn, bytesOut int64
-	last                                [4]int64
-	lastAt                              time.Time
-	ring                                []adminapi.ThroughputPoint
+	requests, errors, bytesIn, bytesOut atomic.Int64
+
+	mu     sync.Mutex // guards the samples
+	last   [4]int64
+	lastAt time.Time
+	ring   []adminapi.ThroughputPoint
 }
 
 func (t *traffic) add(status int, in, out int64) {
-	t.mu.Lock()
-	t.requests++
+	t.requests.Add(1)
 	if status >= 500 {
-		t.errors++
+		t.errors.Add(1)
 	}
-	t.bytesIn += max(in, 0)
-	t.bytesOut += max(out, 0)
-	t.mu.Unlock()
+	t.bytesIn.Add(max(in, 0))
+	t.bytesOut.Add(max(out, 0))
 }
 
 // sample closes the interval that ends at now.
 func (t *traffic) sample(now time.Time) {
+	cur := [4]int64{t.requests.Load(), t.errors.Load(), t.bytesIn.Load(), t.bytesOut.Load()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	cur := [4]int64{t.requests, t.errors, t.bytesIn, t.bytesOut}
 	if !t.lastAt.IsZero() {
 		secs := now.Sub(t.lastAt).Seconds()
 		if secs > 0 {

@@ -328,7 +328,7 @@ func (m *Membership) shutdown(leave bool) error {
 func (m *Membership) leave() {
 	md := m.cfg.meta()
 	md.Leaving = true
-	md.Epoch = m.stateEpoch()
+	md.Epoch = m.StateEpoch()
 	b, err := encodeMeta(md)
 	if err == nil {
 		m.d.meta.Store(&b)

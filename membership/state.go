@@ -66,15 +66,12 @@ func (m *Membership) SetState(epoch uint64, doc []byte) {
 	m.push(behind)
 }
 
-// StateEpoch returns the epoch of this member's shared document.
-func (m *Membership) stateEpoch() uint64 {
+// StateEpoch returns the epoch of the shared document this member holds.
+func (m *Membership) StateEpoch() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.shared.epoch
 }
-
-// StateEpoch returns the epoch of the shared document this member holds.
-func (m *Membership) StateEpoch() uint64 { return m.stateEpoch() }
 
 // behindLocked lists the live members whose gossiped epoch is below ours
 // and who have not been sent our document yet.

@@ -57,15 +57,14 @@ type handoverState struct {
 	// As of the last pass: shards here whose home is another node.
 	misplaced, misplacedBytes int64
 	// Since start.
-	moved, movedBytes, dropped int64
-	moveTime                   time.Duration // spent in moves that succeeded
+	moved, movedBytes int64
+	moveTime          time.Duration // spent in moves that succeeded
 }
 
 // RebalanceStats is the rebalance's progress on this node.
 type RebalanceStats struct {
 	Misplaced, MisplacedBytes int64 // left after the last pass
 	Moved, MovedBytes         int64 // since start
-	RecordsDropped            int64 // records of groups no longer homed here
 	// MoveRate is the bytes per second of the moves so far, pauses for
 	// the rate limit included; 0 until enough has moved to tell.
 	MoveRate float64
@@ -77,7 +76,7 @@ func (n *Node) RebalanceStats() RebalanceStats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := RebalanceStats{Misplaced: h.misplaced, MisplacedBytes: h.misplacedBytes,
-		Moved: h.moved, MovedBytes: h.movedBytes, RecordsDropped: h.dropped}
+		Moved: h.moved, MovedBytes: h.movedBytes}
 	// Below a few MiB the time is mostly round trips, not a rate.
 	if h.movedBytes >= 4<<20 && h.moveTime > 0 {
 		st.MoveRate = float64(h.movedBytes) / h.moveTime.Seconds()
@@ -149,12 +148,18 @@ func (n *Node) rebalance(ctx context.Context) error {
 	if layout == nil || n.cfg.Peers == nil {
 		return nil
 	}
+	if layout.Table == nil {
+		// The cluster's first layout: never changed, so every shard was
+		// written to the home it still has, and the per-key walk below
+		// (an iterator per key for its kept versions) would find nothing.
+		return nil
+	}
 	homesPer := min(n.cfg.HomesPerPG, len(layout.Nodes))
 	self := placement.NodeID(n.cfg.ID)
 	type work struct {
-		cur   *metadata.Version
-		homes []placement.NodeID
-		moves int // misplaced shards of the key's versions
+		cur       *metadata.Version
+		homes     []placement.NodeID
+		misplaced bool // some version has a shard to move
 	}
 	var todo []work
 	var misplaced, misplacedBytes int64
@@ -173,12 +178,12 @@ func (n *Node) rebalance(ctx context.Context) error {
 			w := work{cur: cur, homes: homes}
 			for _, v := range versions {
 				for range n.misplacedShards(v, homes) {
-					w.moves++
+					w.misplaced = true
 					misplaced++
 					misplacedBytes += n.unitBytes(v)
 				}
 			}
-			if w.moves > 0 || !slices.Contains(homes, self) {
+			if w.misplaced || !slices.Contains(homes, self) {
 				todo = append(todo, w)
 			}
 		}
@@ -388,8 +393,5 @@ func (n *Node) dropRecords(ctx context.Context, cur *metadata.Version, homes []p
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
-	n.handover.mu.Lock()
-	n.handover.dropped += int64(len(versions))
-	n.handover.mu.Unlock()
 	return nil
 }
