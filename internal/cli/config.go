@@ -150,38 +150,23 @@ func NewGatewayLoader(c *GatewayConfig) *Loader {
 	return l
 }
 
-// load reads a loader's sources and starts the list of problems with
-// those common to every binary. done means stop here: --version (err nil)
-// or -h (err flag.ErrHelp). noID is asked after loading: the ID comes from
-// any source.
-func load(l *Loader, usage io.Writer, args []string, env func(string) (string, bool), readFile func(string) ([]byte, error), noID func() bool) (errs []error, done bool, err error) {
-	l.SetOutput(usage)
-	err = l.Load(args, env, readFile)
-	if l.Version() {
-		return nil, true, nil
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return nil, true, err
-	}
-	errs = []error{err}
-	if noID() {
-		errs = append(errs, errors.New("--id: required"))
-	}
-	return errs, false, nil
-}
-
 // LoadGateway reads objgw's settings (see Loader.Load for the sources and
 // their order) and validates them, reporting every problem at once.
 func LoadGateway(args []string, env func(string) (string, bool), readFile func(string) ([]byte, error), usage io.Writer) (*GatewayConfig, error) {
 	c := &GatewayConfig{}
 	l := NewGatewayLoader(c)
-	errs, done, err := load(l, usage, args, env, readFile, func() bool { return c.ID == "" })
-	if done {
-		if err != nil {
-			return nil, err // -h
-		}
+	l.SetOutput(usage)
+	err := l.Load(args, env, readFile)
+	if l.Version() {
 		c.ShowVersion = true
 		return c, nil
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, err
+	}
+	errs := []error{err}
+	if c.ID == "" {
+		errs = append(errs, errors.New("--id: required"))
 	}
 	errs = append(errs, addrErr("listen", c.Listen, false), addrErr("admin", c.Admin, true))
 	k, m, ecErr := parseEC(c.EC)
@@ -264,13 +249,18 @@ func NewNodeLoader(c *NodeConfig) *Loader {
 func LoadNode(args []string, env func(string) (string, bool), readFile func(string) ([]byte, error), usage io.Writer) (*NodeConfig, error) {
 	c := &NodeConfig{}
 	l := NewNodeLoader(c)
-	errs, done, err := load(l, usage, args, env, readFile, func() bool { return c.ID == "" })
-	if done {
-		if err != nil {
-			return nil, err // -h
-		}
+	l.SetOutput(usage)
+	err := l.Load(args, env, readFile)
+	if l.Version() {
 		c.ShowVersion = true
 		return c, nil
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, err
+	}
+	errs := []error{err}
+	if c.ID == "" {
+		errs = append(errs, errors.New("--id: required"))
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("--data: required"))
