@@ -86,7 +86,15 @@ func startProcCluster(t *testing.T, n int) *procCluster {
 
 // startProcClusterWith starts n nodes, each with nodeArgs besides the
 // harness's own flags, and a gateway.
+// procClusters lets one process cluster run at a time. Their ports are
+// picked free and then released, and their members share IDs (n1…n6) and
+// gossip unencrypted: two starting side by side could take each other's
+// ports or join each other's pool.
+var procClusters sync.Mutex
+
 func startProcClusterWith(t *testing.T, n int, nodeArgs ...string) *procCluster {
+	procClusters.Lock()
+	t.Cleanup(procClusters.Unlock) // first registered, so it runs after the cluster is gone
 	pc := &procCluster{t: t, bin: buildBinaries(t), dir: t.TempDir(), nodeArgs: nodeArgs}
 	gwGossip := freeAddr(t)
 	seeds := []string{gwGossip}
