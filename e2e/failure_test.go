@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 
 	"cairn/erasure"
 	"cairn/internal/clustertest"
+	"cairn/node"
 )
 
 // failureObjects are inline (0, 1 B, 100 KiB), one block and a bit, and
@@ -162,58 +161,31 @@ func frameOffset(blockSize, k, b, i int) int64 {
 	return int64(b)*int64(erasure.ChecksumSize+blockSize/k) + erasure.ChecksumSize + int64(i)
 }
 
-// flip XORs one byte of a file.
-func flip(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatalf("read %s at %d: %v", path, off, err)
-	}
-	b[0] ^= 0x5a
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatalf("write %s at %d: %v", path, off, err)
-	}
-}
-
-// shardsByIndex finds the shard files of the one sharded object in a
+// shardsByIndex finds the stored shards of the one sharded object in a
 // cluster, by shard index, and checks their size against the codec's.
-func shardsByIndex(t *testing.T, c *clustertest.Cluster, size int64) map[int]string {
+func shardsByIndex(t *testing.T, c *clustertest.Cluster, size int64) map[int]node.ShardExtent {
 	t.Helper()
 	codec, err := erasure.New(4, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byIndex := make(map[int]string)
-	for _, f := range shardFiles(t, c) {
-		i := strings.LastIndexByte(f, '.')
-		var idx int
-		if _, err := fmt.Sscan(f[i+1:], &idx); err != nil {
-			t.Fatalf("shard file %s: no index", f)
+	byIndex := make(map[int]node.ShardExtent)
+	for _, s := range storedShards(t, c) {
+		if _, dup := byIndex[s.Index]; dup {
+			t.Fatalf("two stored shards with index %d", s.Index)
 		}
-		if _, dup := byIndex[idx]; dup {
-			t.Fatalf("two shard files with index %d", idx)
-		}
-		byIndex[idx] = f
-		st, err := os.Stat(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Size() != codec.ShardFileSize(size) {
-			t.Fatalf("shard %s: %d bytes; want %d", f, st.Size(), codec.ShardFileSize(size))
+		byIndex[s.Index] = s.ShardExtent
+		if s.Size != codec.ShardFileSize(size) {
+			t.Fatalf("shard %d (%s at %d): %d bytes; want %d", s.Index, s.Path, s.Offset, s.Size, codec.ShardFileSize(size))
 		}
 	}
 	if len(byIndex) != 6 {
-		t.Fatalf("found %d shard files; want 6", len(byIndex))
+		t.Fatalf("found %d stored shards; want 6", len(byIndex))
 	}
 	return byIndex
 }
 
-// TestBitrot flips bytes in shard files on disk. Up to two damaged shards
+// TestBitrot flips bytes of shards in their segment files on disk. Up to two damaged shards
 // are detected by their checksums, counted, and read around; three make
 // the object unreadable, and the gateway says so rather than send wrong
 // bytes.
@@ -314,8 +286,8 @@ func TestBitrot(t *testing.T) {
 }
 
 // TestClientHangsUp starts a 10 MiB PUT, sends half of it, waits until the
-// nodes are writing shards, and hangs up: no object, no shard and no temp
-// file may remain.
+// nodes are writing shards, and hangs up: no object and no stored shard
+// may remain.
 func TestClientHangsUp(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{modeUnsigned, "signed"} {
@@ -357,17 +329,21 @@ func TestClientHangsUp(t *testing.T) {
 			}
 			// Hang up only once the nodes are busy with the upload, so the
 			// test covers cleaning up shards that were begun.
+			// The cluster holds nothing else, so any segment bytes are
+			// this upload's.
 			eventually(t, 10*time.Second, func() string {
-				if len(tmpFiles(t, c)) == 0 {
+				if segmentBytes(t, c) == 0 {
 					return "no node has started a shard"
 				}
 				return ""
 			})
 			conn.Close()
 
+			// The bytes written stay in the segments until compaction;
+			// what must not remain is a shard the index names.
 			eventually(t, 10*time.Second, func() string {
-				if f := append(shardFiles(t, c), tmpFiles(t, c)...); len(f) > 0 {
-					return fmt.Sprintf("files left after the client hung up: %s", strings.Join(f, ", "))
+				if s := storedShards(t, c); len(s) > 0 {
+					return fmt.Sprintf("%d shards left after the client hung up: %+v", len(s), s)
 				}
 				return ""
 			})

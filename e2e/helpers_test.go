@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +34,8 @@ import (
 
 	"cairn/internal/clustertest"
 	"cairn/metadata"
+	"cairn/node"
+	"cairn/transport"
 	"cairn/transport/httptransport"
 )
 
@@ -353,57 +354,136 @@ func eventually(t testing.TB, within time.Duration, cond func() string) {
 	}
 }
 
-// shardFiles lists every file under the nodes' shards directories.
-func shardFiles(t testing.TB, c *clustertest.Cluster) []string {
-	return filesUnder(t, c, "shards")
-}
-
-// tmpFiles lists every shard file still being written: those in the nodes'
-// old tmp directories and the ".tmp." files beside the shards.
-func tmpFiles(t testing.TB, c *clustertest.Cluster) []string {
-	files := filesUnder(t, c, "tmp")
-	for _, f := range shardFiles(t, c) {
-		if strings.HasPrefix(filepath.Base(f), ".tmp.") {
-			files = append(files, f)
-		}
-	}
-	return files
-}
-
-func filesUnder(t testing.TB, c *clustertest.Cluster, sub string) []string {
+// storedShards lists the shards every node of c holds, from the nodes'
+// shard indexes: a shard exists once its index entry does, whatever
+// bytes a failed write left in a segment.
+func storedShards(t testing.TB, c *clustertest.Cluster) []node.StoredShard {
 	t.Helper()
-	var files []string
+	var all []node.StoredShard
 	for _, n := range c.Nodes {
-		root := filepath.Join(n.Dir, sub)
+		s, err := n.StoredShards(context.Background())
+		if err != nil {
+			t.Fatalf("%s: stored shards: %v", n.ID, err)
+		}
+		all = append(all, s...)
+	}
+	return all
+}
+
+// segmentBytes is the size of every node's segment files: what the nodes
+// have written, indexed or not.
+func segmentBytes(t testing.TB, c *clustertest.Cluster) int64 {
+	t.Helper()
+	var total int64
+	for _, n := range c.Nodes {
+		root := filepath.Join(n.Dir, "segments")
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil // a temp file renamed or removed while we walk
+				return nil // compaction removed a segment while we walk
+			}
+			if err != nil || d.IsDir() {
+				return err
+			}
+			info, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
 			}
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() {
-				files = append(files, path)
-			}
+			total += info.Size()
 			return nil
 		})
 		if err != nil {
 			t.Fatalf("walk %s: %v", root, err)
 		}
 	}
-	return files
+	return total
 }
 
-// shardPath is where the documented layout puts shard index of a version
-// on a node: <dir>/shards/<xx>/<sha256hex(bucket\0key\0versionID)>.<index>.
-func shardPath(nodeDir, bucket, key, versionID string, index int) string {
-	h := sha256Hex([]byte(bucket + "\x00" + key + "\x00" + versionID))
-	return filepath.Join(nodeDir, "shards", h[:2], h+"."+strconv.Itoa(index))
+// versionHash is how the documented layout names a version in the shard
+// index: hex SHA-256 of bucket, key and version ID joined by zero bytes.
+func versionHash(bucket, key, versionID string) string {
+	return sha256Hex([]byte(bucket + "\x00" + key + "\x00" + versionID))
+}
+
+// shardExtent returns where node n keeps ref's bytes, and false when it
+// holds no such shard: asked of the node while it runs, read from its
+// shard index while it is stopped.
+func shardExtent(t testing.TB, n *clustertest.Node, ref transport.ShardRef) (node.ShardExtent, bool) {
+	t.Helper()
+	if nd := n.Node(); nd != nil {
+		ext, err := nd.ShardExtent(ref)
+		if errors.Is(err, transport.ErrNotFound) {
+			return node.ShardExtent{}, false
+		}
+		if err != nil {
+			t.Fatalf("%s: shard %s: %v", n.ID, ref, err)
+		}
+		return ext, true
+	}
+	all, err := node.ReadShardIndex(n.Dir)
+	if err != nil {
+		t.Fatalf("%s: read shard index: %v", n.ID, err)
+	}
+	h := versionHash(ref.Bucket, ref.Key, ref.VersionID)
+	for _, s := range all {
+		if s.VersionHash == h && s.Index == ref.Index {
+			return s.ShardExtent, true
+		}
+	}
+	return node.ShardExtent{}, false
+}
+
+// mustShardExtent is shardExtent for a shard the test knows is there.
+func mustShardExtent(t testing.TB, n *clustertest.Node, ref transport.ShardRef) node.ShardExtent {
+	t.Helper()
+	ext, ok := shardExtent(t, n, ref)
+	if !ok {
+		t.Fatalf("%s holds no shard %s", n.ID, ref)
+	}
+	return ext
+}
+
+// readExtent returns a shard's bytes, read from its segment file.
+func readExtent(t testing.TB, ext node.ShardExtent) []byte {
+	t.Helper()
+	f, err := os.Open(ext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, ext.Size)
+	if _, err := f.ReadAt(b, ext.Offset); err != nil {
+		t.Fatalf("read %d bytes at %d of %s: %v", ext.Size, ext.Offset, ext.Path, err)
+	}
+	return b
+}
+
+// flip XORs byte off of a shard, in place in its segment file, as bit rot
+// would: the index still names the bytes.
+func flip(t testing.TB, ext node.ShardExtent, off int64) {
+	t.Helper()
+	if off < 0 || off >= ext.Size {
+		t.Fatalf("flip at %d of a %d-byte shard", off, ext.Size)
+	}
+	f, err := os.OpenFile(ext.Path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, ext.Offset+off); err != nil {
+		t.Fatalf("read %s at %d: %v", ext.Path, ext.Offset+off, err)
+	}
+	b[0] ^= 0x5a
+	if _, err := f.WriteAt(b, ext.Offset+off); err != nil {
+		t.Fatalf("write %s at %d: %v", ext.Path, ext.Offset+off, err)
+	}
 }
 
 // waitReplicated waits until every home of bucket/key holds the record
-// of the version with etag and, for objects stored in shard files, its
-// shard. A PUT is acknowledged at a quorum, before the last home has
+// of the version with etag and, for sharded objects, its shard. A PUT is acknowledged at a quorum, before the last home has
 // finished, and tests that take nodes down need all homes to be there.
 func waitReplicated(t testing.TB, c *clustertest.Cluster, bucket, key, etag string, sharded bool) {
 	t.Helper()
@@ -425,8 +505,9 @@ func waitReplicated(t testing.TB, c *clustertest.Cluster, bucket, key, etag stri
 			if i < 0 {
 				return fmt.Sprintf("%s: not a home of %s (%v)", n.ID, okey, v.Shards)
 			}
-			if _, err := os.Stat(shardPath(n.Dir, bucket, key, v.VersionID, i)); err != nil {
-				return fmt.Sprintf("%s: shard %d of %s: %v", n.ID, i, okey, err)
+			ref := transport.ShardRef{Bucket: bucket, Key: key, VersionID: v.VersionID, Index: i}
+			if _, ok := shardExtent(t, n, ref); !ok {
+				return fmt.Sprintf("%s: shard %d of %s not stored yet", n.ID, i, okey)
 			}
 		}
 		return ""

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -134,11 +133,12 @@ func TestHostileKeys(t *testing.T) {
 	})
 }
 
-var shardName = regexp.MustCompile(`^shards/([0-9a-f]{2})/([0-9a-f]{64})\.[0-9]+$`)
+var segmentName = regexp.MustCompile(`^[0-9a-f]{16}\.seg$`)
 
 // checkDataDirs checks that the directory holding the nodes' data
 // directories holds only them, and that each holds only its metadata
-// store, temp dir and shard files named by hash.
+// store, its layout and shard segments named by sequence number, which
+// every stored shard points into: no key reaches a file name.
 func checkDataDirs(t *testing.T, c *clustertest.Cluster) {
 	t.Helper()
 	parent := filepath.Dir(c.Nodes[0].Dir)
@@ -158,27 +158,27 @@ func checkDataDirs(t *testing.T, c *clustertest.Cluster) {
 			t.Errorf("%s: unexpected entry %q beside the node dirs", parent, e.Name())
 		}
 	}
-	shards := 0
+	stored := 0
 	for _, n := range c.Nodes {
+		segments := map[string]bool{}
 		err := filepath.WalkDir(n.Dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
 			rel, _ := filepath.Rel(n.Dir, path)
-			top, _, _ := strings.Cut(rel, string(filepath.Separator))
+			dir, name := filepath.Split(rel)
 			switch {
 			case rel == ".", rel == layoutstore.FileName:
-			case top == "meta" || top == "tmp":
-			case top == "shards" && d.IsDir():
-				if rel != "shards" && !regexp.MustCompile(`^shards/[0-9a-f]{2}$`).MatchString(rel) {
-					t.Errorf("%s: unexpected directory %s", n.ID, rel)
+			case rel == "meta" && d.IsDir():
+				return fs.SkipDir
+			case rel == "segments" && d.IsDir():
+			case dir == "segments"+string(filepath.Separator) && d.Type().IsRegular() && segmentName.MatchString(name):
+				segments[path] = true
+			case rel == "shards" || rel == "tmp":
+				t.Errorf("%s: %s exists; shards live in segments", n.ID, rel)
+				if d.IsDir() {
+					return fs.SkipDir
 				}
-			case top == "shards":
-				m := shardName.FindStringSubmatch(rel)
-				if m == nil || !strings.HasPrefix(m[2], m[1]) {
-					t.Errorf("%s: unexpected file %s", n.ID, rel)
-				}
-				shards++
 			default:
 				t.Errorf("%s: unexpected entry %s", n.ID, rel)
 			}
@@ -187,9 +187,19 @@ func checkDataDirs(t *testing.T, c *clustertest.Cluster) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		shards, err := n.StoredShards(t.Context())
+		if err != nil {
+			t.Fatalf("%s: stored shards: %v", n.ID, err)
+		}
+		for _, s := range shards {
+			if !segments[s.Path] {
+				t.Errorf("%s: shard %s.%d is in %s, not one of its segments", n.ID, s.VersionHash, s.Index, s.Path)
+			}
+		}
+		stored += len(shards)
 	}
-	if shards == 0 {
-		t.Errorf("no shard files at all; the big objects should have made some")
+	if stored == 0 {
+		t.Errorf("no stored shards at all; the big objects should have made some")
 	}
 	// Nothing escaped to the temp root or the working directory either.
 	for _, dir := range []string{filepath.Dir(parent), "."} {

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"cairn/internal/clustertest"
 	"cairn/metadata"
-	"cairn/node"
 	"cairn/transport"
 )
 
@@ -21,29 +19,17 @@ func TestReadRepair(t *testing.T) {
 	mustCreateBucket(t, cl, "repair")
 	data := randomBytes(42, 3<<20+11)
 	put(t, cl, "repair", "obj", data)
+	// The PUT returns at a quorum; the shard to damage must be there.
+	waitReplicated(t, c, "repair", "obj", md5Hex(data), true)
 
 	v, err := c.Nodes[0].Node().GetVersion(ctx, metadata.ObjectKey{Bucket: "repair", Key: "obj"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Damage data shard 1 on its home: flip a byte inside a fragment.
-	home := v.Shards[1]
-	var dir string
-	for _, n := range c.Nodes {
-		if n.ID == home {
-			dir = n.Dir
-		}
-	}
+	// Damage data shard 1 on its home: flip a byte inside a fragment, in
+	// place in its segment.
 	ref := transport.ShardRef{Bucket: "repair", Key: "obj", VersionID: v.VersionID, Index: 1}
-	path := node.ShardFile(dir, ref)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[100] ^= 0xff
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flip(t, mustShardExtent(t, c.Nodes[indexOf(c, v.Shards[1])], ref), 100)
 	before := c.Gateway.Stats().CorruptShards.Load()
 	got, _ := get(t, cl, "repair", "obj", nil)
 	sameBytes(t, "GET with a corrupt shard", got, data)

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"cairn/internal/objctl"
 	"cairn/metadata"
 	"cairn/placement"
+	"cairn/transport"
 	"cairn/transport/httptransport"
 )
 
@@ -215,8 +215,8 @@ func waitRebalanced(t *testing.T, ctl *objctl.Client, within time.Duration) *adm
 }
 
 // checkPlaced checks that every home of each object under l holds its
-// record with the shard index the layout gives it, and that shard's file,
-// and that no other node keeps a record of it.
+// record with the shard index the layout gives it, and that shard, and
+// that no other node keeps a record of it.
 func checkPlaced(t *testing.T, c *clustertest.Cluster, l *placement.Layout, keys []string) {
 	t.Helper()
 	hc := &http.Client{Transport: httptransport.NewTransport()}
@@ -246,9 +246,12 @@ func checkPlaced(t *testing.T, c *clustertest.Cluster, l *placement.Layout, keys
 				if v.Shards[i] != n.ID {
 					return fmt.Sprintf("home %s (index %d) of %s: record says shard %d is on %s", n.ID, i, bk, i, v.Shards[i])
 				}
-				if !v.IsInline() {
-					if _, err := os.Stat(shardPath(n.Dir, bucket, key, v.VersionID, i)); err != nil && len(v.Parts) == 0 {
-						return fmt.Sprintf("home %s of %s: shard %d: %v", n.ID, bk, i, err)
+				// A multipart object's shards are stored by part, not
+				// by its version.
+				if !v.IsInline() && len(v.Parts) == 0 {
+					ref := transport.ShardRef{Bucket: bucket, Key: key, VersionID: v.VersionID, Index: i}
+					if _, ok := shardExtent(t, n, ref); !ok {
+						return fmt.Sprintf("home %s of %s: shard %d not stored", n.ID, bk, i)
 					}
 				}
 			}

@@ -20,18 +20,22 @@ import (
 )
 
 // nodeState is what one node holds: its newest record per key (inline
-// fragment included) and the digest of every shard file, by path under its
-// data dir.
+// fragment included) and the digest of every shard it stores.
 type nodeState struct {
 	records map[string]string   // key → "versionID deleted"
 	inline  map[string][32]byte // key → digest of the record's inline fragment
-	files   map[string][32]byte // path under <dir>/shards → digest of the file
+	shards  map[string][32]byte // shardID → digest of the shard's bytes
+}
+
+// shardID names a stored shard in a nodeState.
+func shardID(versionHash string, index int) string {
+	return fmt.Sprintf("%s.%d", versionHash, index)
 }
 
 func captureState(t *testing.T, n *clustertest.Node, bucket string) nodeState {
 	t.Helper()
 	ctx := t.Context()
-	st := nodeState{records: map[string]string{}, inline: map[string][32]byte{}, files: map[string][32]byte{}}
+	st := nodeState{records: map[string]string{}, inline: map[string][32]byte{}, shards: map[string][32]byte{}}
 	page, err := n.Node().List(ctx, transport.ListRequest{Bucket: bucket, Limit: 10000})
 	if err != nil {
 		t.Fatalf("list %s on %s: %v", bucket, n.ID, err)
@@ -46,21 +50,12 @@ func captureState(t *testing.T, n *clustertest.Node, bucket string) nodeState {
 			st.inline[e.Key] = sha256.Sum256(v.Inline)
 		}
 	}
-	root := filepath.Join(n.Dir, "shards")
-	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		st.files[rel] = sha256.Sum256(b)
-		return nil
-	})
+	stored, err := n.Node().StoredShards(ctx)
 	if err != nil {
-		t.Fatalf("walk shards of %s: %v", n.ID, err)
+		t.Fatalf("stored shards of %s: %v", n.ID, err)
+	}
+	for _, s := range stored {
+		st.shards[shardID(s.VersionHash, s.Index)] = sha256.Sum256(readExtent(t, s.ShardExtent))
 	}
 	return st
 }
@@ -85,7 +80,7 @@ func diffState(what string, got, want nodeState) []string {
 	for _, m := range []struct {
 		name      string
 		got, want map[string][32]byte
-	}{{"inline fragment", got.inline, want.inline}, {"shard file", got.files, want.files}} {
+	}{{"inline fragment", got.inline, want.inline}, {"shard", got.shards, want.shards}} {
 		for k, w := range m.want {
 			if g, ok := m.got[k]; !ok || g != w {
 				out = append(out, fmt.Sprintf("%s: %s %q missing or different (present %v)", what, m.name, k, ok))
@@ -139,7 +134,7 @@ func settled(t *testing.T, c *clustertest.Cluster, bucket string, objects map[st
 }
 
 // A node whose data dir is wiped gets back, from one scanner pass, exactly
-// the records, inline fragments and shard files it held.
+// the records, inline fragments and shards it held.
 func TestScannerRestoresWipedNode(t *testing.T) {
 	t.Parallel()
 	c := clustertest.Start(t, clustertest.Options{ScanInterval: time.Hour})
@@ -192,8 +187,8 @@ func TestScannerRestoresWipedNode(t *testing.T) {
 	if err := victim.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	if st := captureState(t, victim, "wipe"); len(st.records)+len(st.files) != 0 {
-		t.Fatalf("wiped node still holds %d records and %d files", len(st.records), len(st.files))
+	if st := captureState(t, victim, "wipe"); len(st.records)+len(st.shards) != 0 {
+		t.Fatalf("wiped node still holds %d records and %d shards", len(st.records), len(st.shards))
 	}
 	start := time.Now()
 	if err := victim.Node().ScanNow(ctx); err != nil {
@@ -205,11 +200,11 @@ func TestScannerRestoresWipedNode(t *testing.T) {
 		t.Error(d)
 	}
 	stats := victim.Node().ScannerStats()
-	t.Logf("wiped node restored in %v: %d records pulled, %d shard files rebuilt (%d inline fragments), stats %+v",
+	t.Logf("wiped node restored in %v: %d records pulled, %d shards rebuilt (%d inline fragments), stats %+v",
 		took, stats.RecordsPulled, stats.ShardsRebuilt, len(after.inline), stats)
-	if stats.RecordsPulled != int64(len(before.records)) || stats.ShardsRebuilt != int64(len(before.files)) || stats.BucketsPulled != 1 {
+	if stats.RecordsPulled != int64(len(before.records)) || stats.ShardsRebuilt != int64(len(before.shards)) || stats.BucketsPulled != 1 {
 		t.Errorf("stats: %d records pulled, %d shards rebuilt, %d buckets; want %d, %d, 1",
-			stats.RecordsPulled, stats.ShardsRebuilt, stats.BucketsPulled, len(before.records), len(before.files))
+			stats.RecordsPulled, stats.ShardsRebuilt, stats.BucketsPulled, len(before.records), len(before.shards))
 	}
 
 	// The restored shards carry data: with two other nodes down, every
@@ -226,8 +221,8 @@ func TestScannerRestoresWipedNode(t *testing.T) {
 	}
 }
 
-// The scanner loop finds a deleted and a bit-flipped shard file and
-// rebuilds both, byte-exact.
+// The scanner loop finds a lost and a bit-flipped shard and rebuilds both,
+// byte-exact.
 func TestScannerRebuildsDamagedShards(t *testing.T) {
 	t.Parallel()
 	c := clustertest.Start(t, clustertest.Options{ScanInterval: 200 * time.Millisecond})
@@ -241,36 +236,36 @@ func TestScannerRebuildsDamagedShards(t *testing.T) {
 	settled(t, c, "scrub", objects)
 	n := c.Nodes[1]
 	statsBefore := n.Node().ScannerStats()
-	var paths []string
+	var refs []transport.ShardRef
 	var originals [][]byte
 	for _, key := range []string{"a", "b"} {
 		v, err := n.Node().GetVersion(ctx, metadata.ObjectKey{Bucket: "scrub", Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := shardPath(n.Dir, "scrub", key, v.VersionID, slices.Index(v.Shards, n.ID))
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		paths, originals = append(paths, p), append(originals, b)
+		ref := transport.ShardRef{Bucket: "scrub", Key: key, VersionID: v.VersionID, Index: slices.Index(v.Shards, n.ID)}
+		refs, originals = append(refs, ref), append(originals, readExtent(t, mustShardExtent(t, n, ref)))
 	}
-	if err := os.Remove(paths[0]); err != nil {
+	// a's shard is lost: its index entry goes, the one thing that makes a
+	// shard exist.
+	if err := n.Node().DeleteShard(ctx, refs[0]); err != nil {
 		t.Fatal(err)
 	}
-	flipped := bytes.Clone(originals[1])
-	flipped[len(flipped)/3] ^= 0x80
-	if err := os.WriteFile(paths[1], flipped, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// b's rots: a byte flips in place in its segment.
+	flip(t, mustShardExtent(t, n, refs[1]), int64(len(originals[1])/3))
 	took := waitFor(t, "scanner loop repairs both shards", 30*time.Second, func() bool {
 		st := n.Node().ScannerStats()
 		return st.ShardsRebuilt-statsBefore.ShardsRebuilt >= 2
 	})
-	for i, p := range paths {
-		got, err := os.ReadFile(p)
-		if err != nil || !bytes.Equal(got, originals[i]) {
-			t.Errorf("shard file %d after repair: %d bytes, %v; want the %d original bytes", i, len(got), err, len(originals[i]))
+	for i, ref := range refs {
+		ext, ok := shardExtent(t, n, ref)
+		if !ok {
+			t.Errorf("shard %s not stored after repair", ref)
+			continue
+		}
+		if got := readExtent(t, ext); !bytes.Equal(got, originals[i]) {
+			t.Errorf("shard %s after repair: %d bytes (sha256 %x); want the %d original bytes (sha256 %x)",
+				ref, len(got), sha256.Sum256(got), len(originals[i]), sha256.Sum256(originals[i]))
 		}
 	}
 	st := n.Node().ScannerStats()
@@ -306,30 +301,25 @@ func TestScannerCollectsOrphanShard(t *testing.T) {
 	if err := n.Node().PutShard(ctx, ref, bytes.NewReader([]byte("half a put")), 10); err != nil {
 		t.Fatal(err)
 	}
-	orphan := shardPath(n.Dir, ref.Bucket, ref.Key, ref.VersionID, ref.Index)
-	if _, err := os.Stat(orphan); err != nil {
-		t.Fatalf("orphan shard not written: %v", err)
+	if _, ok := shardExtent(t, n, ref); !ok {
+		t.Fatalf("orphan shard not stored")
 	}
 	keptBefore := captureState(t, n, "orph")
 	if err := n.Node().ScanNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(orphan); err != nil {
-		t.Fatalf("orphan collected inside its grace period: %v", err)
+	if _, ok := shardExtent(t, n, ref); !ok {
+		t.Fatalf("orphan collected inside its grace period")
 	}
-	time.Sleep(grace + 50*time.Millisecond) // file mtimes are wall-clock
+	time.Sleep(grace + 50*time.Millisecond) // index entries are dated by the wall clock
 	if err := n.Node().ScanNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(orphan); err == nil {
-		t.Errorf("orphan shard still present after the grace period")
+	if _, ok := shardExtent(t, n, ref); ok {
+		t.Errorf("orphan shard still stored after the grace period")
 	}
 	keptAfter := captureState(t, n, "orph")
-	rel, err := filepath.Rel(filepath.Join(n.Dir, "shards"), orphan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	delete(keptBefore.files, rel)
+	delete(keptBefore.shards, shardID(versionHash(ref.Bucket, ref.Key, ref.VersionID), ref.Index))
 	for _, d := range diffState("after orphan collection", keptAfter, keptBefore) {
 		t.Error(d)
 	}

@@ -277,8 +277,11 @@ func TestSecurityNodesRefuseUnsigned(t *testing.T) {
 	if _, err := httptransport.NewClient(n.ID, n.Addr, right).Buckets(t.Context()); err != nil {
 		t.Errorf("Buckets signed correctly = %v", err)
 	}
-	if files := shardFiles(t, sc.Cluster); slices.ContainsFunc(files, func(f string) bool { return strings.Contains(f, "evil") }) {
-		t.Errorf("an unsigned PUT left shard files")
+	evil := transport.ShardRef{Bucket: "photos", Key: "evil", VersionID: "1", Index: 0}
+	for _, n := range sc.Nodes {
+		if ext, ok := shardExtent(t, n, evil); ok {
+			t.Errorf("an unsigned PUT stored shard %s on %s (%+v)", evil, n.ID, ext)
+		}
 	}
 	if !strings.Contains(sc.logs.String(), "internode request refused") {
 		t.Errorf("no refusal was logged")
