@@ -22,3 +22,17 @@ func dataSync(f vfs.File) error {
 	}
 	return f.Sync()
 }
+
+// dropCache lets the kernel drop the cached pages of n bytes of f from off,
+// once they are durable. A shard is written once and read rarely soon
+// after, and growing the page cache with every shard written was what
+// PUTs paid for most: measured with 16 writers appending 256 KiB entries
+// and syncing each, 0.15 ms of CPU per entry while the written pages were
+// dropped, 0.5-0.6 ms once the cache had grown by some gigabytes (fresh
+// pages cost far more to fault in than pages just freed). Reads go to the
+// disk instead, as reads of anything not written lately do anyway.
+func dropCache(f vfs.File, off, n int64) {
+	if fd, ok := f.(interface{ Fd() uintptr }); ok {
+		unix.Fadvise(int(fd.Fd()), off, n, unix.FADV_DONTNEED)
+	}
+}

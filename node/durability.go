@@ -3,9 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -272,12 +270,5 @@ func (n *Node) holds(ctx context.Context, id string, v *metadata.Version, ref tr
 // for another reason than the file missing is an error: the census cannot
 // tell.
 func (n *Node) localShard(ref transport.ShardRef) (size int64, ok bool, err error) {
-	st, err := n.cfg.FS.Stat(n.shards.path(ref))
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("stat shard %s: %w", ref, err)
-	}
-	return st.Size(), true, nil
+	return n.shards.stat(ref)
 }

@@ -353,7 +353,7 @@ func (n *Node) replayOne(ctx context.Context, key []byte, h *hint) error {
 		}
 	case hintKindShard:
 		ref := h.ref()
-		f, size, err := n.shards.open(ref)
+		sh, err := n.shards.open(ref)
 		if errors.Is(err, transport.ErrNotFound) {
 			// Retired here by a newer version: the home gets that one.
 			return n.finishHint(key, h, false)
@@ -361,12 +361,12 @@ func (n *Node) replayOne(ctx context.Context, key []byte, h *hint) error {
 		if err != nil {
 			return err
 		}
-		if err := n.replayPace.wait(ctx, size, n.cfg.ReplayRate); err != nil {
-			f.Close()
+		if err := n.replayPace.wait(ctx, sh.size, n.cfg.ReplayRate); err != nil {
+			sh.Close()
 			return err
 		}
-		err = peer.PutShard(ctx, ref, f, size)
-		f.Close()
+		err = peer.PutShard(ctx, ref, sh.section(0, sh.size), sh.size)
+		sh.Close()
 		if err != nil {
 			return err
 		}

@@ -27,8 +27,11 @@ type Config struct {
 	ID string
 	// Dir is the data directory. Required.
 	Dir string
-	// FS is where shard files live; default vfs.Default.
+	// FS is where shard segments live; default vfs.Default.
 	FS vfs.FS
+	// SegmentSize is when a shard segment is sealed and the next begun;
+	// default DefaultSegmentSize.
+	SegmentSize int64
 	// Logger defaults to a logger that discards.
 	Logger *slog.Logger
 	// Now dates hints, to age them out of the hint window.
@@ -124,6 +127,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.SegmentSize <= 0 {
+		c.SegmentSize = DefaultSegmentSize
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -238,15 +244,16 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("node", cfg.ID)
-	shards, err := openShardStore(cfg.FS, cfg.Dir)
-	if err != nil {
-		return nil, err
-	}
 	db, err := pebble.Open(filepath.Join(cfg.Dir, "meta"), &pebble.Options{
 		Logger: pebbleLogger{log},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: open metadata store: %w", err)
+	}
+	shards, err := openShardStore(cfg.FS, cfg.Dir, db, cfg.Now, cfg.SegmentSize)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, db: db, shards: shards, seed: maphash.MakeSeed(),
 		clock: metadata.NewClock(cfg.Now, cfg.MaxClockSkew)}
@@ -255,11 +262,13 @@ func Open(cfg Config) (*Node, error) {
 		// The layout the node was configured with is where a new cluster
 		// starts; a newer one adopted since, saved beside the data, wins.
 		if n.layouts, err = layoutstore.Open(filepath.Join(cfg.Dir, layoutstore.FileName), cfg.Layout, cfg.HomesPerPG); err != nil {
+			shards.close()
 			db.Close()
 			return nil, fmt.Errorf("node: %w", err)
 		}
 	}
 	if err := n.loadHints(); err != nil {
+		shards.close()
 		db.Close()
 		return nil, err
 	}
@@ -294,7 +303,8 @@ func (n *Node) Close() error {
 	n.unregisterMetrics()
 	n.stop()
 	n.done.Wait()
-	if err := n.db.Close(); err != nil {
+	serr := n.shards.close()
+	if err := errors.Join(n.db.Close(), serr); err != nil {
 		return fmt.Errorf("node %s: close: %w", n.cfg.ID, err)
 	}
 	return nil

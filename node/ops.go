@@ -31,7 +31,7 @@ func (n *Node) PutShard(ctx context.Context, ref transport.ShardRef, r io.Reader
 	if size < 0 {
 		return fmt.Errorf("put shard %s: %w: negative size", ref, transport.ErrInvalid)
 	}
-	var verify func(vfs.File) error
+	var verify func(io.ReaderAt) error
 	if ref.Check != nil {
 		codec, err := n.codecFor(ref.Check.EC)
 		if err != nil {
@@ -40,8 +40,8 @@ func (n *Node) PutShard(ctx context.Context, ref transport.ShardRef, r io.Reader
 		if want := codec.ShardFileSize(ref.Check.ObjectSize); want != size {
 			return fmt.Errorf("put shard %s: %w: size %d, want %d", ref, transport.ErrInvalid, size, want)
 		}
-		verify = func(f vfs.File) error {
-			return codec.VerifyShard(io.NewSectionReader(f, 0, size), ref.Check.ObjectSize)
+		verify = func(r io.ReaderAt) error {
+			return codec.VerifyShard(io.NewSectionReader(r, 0, size), ref.Check.ObjectSize)
 		}
 	}
 	return n.shards.put(ctx, ref, r, size, verify)
@@ -71,19 +71,19 @@ func (n *Node) ReadShard(ctx context.Context, ref transport.ShardRef, off, lengt
 	if off < 0 {
 		return nil, fmt.Errorf("read shard %s: %w: negative offset", ref, transport.ErrInvalid)
 	}
-	f, size, err := n.shards.open(ref)
+	sh, err := n.shards.open(ref)
 	if errors.Is(err, transport.ErrNotFound) {
 		return n.readInline(ref, off, length)
 	}
 	if err != nil {
 		return nil, err
 	}
-	off, length, err = clampRange(ref, off, length, size)
+	off, length, err = clampRange(ref, off, length, sh.size)
 	if err != nil {
-		f.Close()
+		sh.Close()
 		return nil, err
 	}
-	return shardRange{io.NewSectionReader(f, off, length), f}, nil
+	return shardRange{sh.section(off, length), sh.f}, nil
 }
 
 // shardRange is a byte range of an open shard file. Its Size lets a

@@ -16,7 +16,6 @@ import (
 	"cairn/metadata"
 	"cairn/placement"
 	"cairn/transport"
-	"cairn/vfs"
 )
 
 // This file holds what repair does to one record or one shard, and the node
@@ -338,7 +337,7 @@ func (n *Node) rebuildShard(ctx context.Context, v *metadata.Version, u shardUni
 		return fmt.Errorf("rebuild %s: %w", ref, err)
 	}
 	size := codec.ShardFileSize(u.size)
-	verify := func(f vfs.File) error { return codec.VerifyShard(io.NewSectionReader(f, 0, size), u.size) }
+	verify := func(r io.ReaderAt) error { return codec.VerifyShard(io.NewSectionReader(r, 0, size), u.size) }
 	if i < len(v.Hints) && v.Hints[i] != "" && v.Hints[i] != n.cfg.ID {
 		if rc, err := n.readFrom(ctx, v.Hints[i], ref, 0, -1); err == nil {
 			err = n.shards.put(ctx, ref, rc, size, verify)

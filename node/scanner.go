@@ -30,11 +30,13 @@ package node
 //     closest to being unreadable. Each is rebuilt from k others (or copied
 //     from the fallback that holds it as a hint) and written through the
 //     crash-safe shard store.
-//  4. Orphans. Shard files that no record, pending conditional write,
+//  4. Orphans. Shards that no record, pending conditional write,
 //     retired version still in its grace (retire.go), in-progress
-//     multipart part or hint on this node names, and whose
-//     mtime is older than OrphanGrace, are deleted. The grace covers PUTs in
+//     multipart part or hint on this node names, and that were written
+//     more than OrphanGrace ago, are deleted. The grace covers PUTs in
 //     flight, whose shards land before their records.
+//  5. Compaction. Sealed shard segments that are mostly deleted shards are
+//     rewritten (segments.go).
 //
 // A node whose data dir was wiped comes back through 1 and 3: the other
 // homes hand it every record of its groups, and the scrub finds all its
@@ -50,8 +52,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -87,6 +87,11 @@ type ScannerStats struct {
 	RepairFailures int64
 	OrphansRemoved int64
 	DebtsSettled   int64
+	// Segment compaction: segments removed, live bytes they moved, bytes
+	// they freed.
+	SegmentsCompacted int64
+	CompactedBytes    int64
+	FreedBytes        int64
 	// LastPass is when the last pass ended; LastPassDuration how long it took.
 	LastPass         time.Time
 	LastPassDuration time.Duration
@@ -163,6 +168,7 @@ func (n *Node) ScanNow(ctx context.Context) error {
 	errs = append(errs, n.rebalance(ctx))
 	errs = append(errs, n.takeCensus(ctx))
 	errs = append(errs, n.collectOrphans(ctx))
+	errs = append(errs, n.compactShards(ctx))
 	n.scan.add(func(s *ScannerStats) {
 		s.Passes++
 		s.LastPass = time.Now()
@@ -473,7 +479,7 @@ func (n *Node) scrubRecord(ctx context.Context, v *metadata.Version) []repairJob
 	for _, u := range units(v) {
 		for _, i := range mine {
 			ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: u.name, Index: i}
-			f, size, err := n.shards.open(ref)
+			sh, err := n.shards.open(ref)
 			if errors.Is(err, transport.ErrNotFound) {
 				n.scan.add(func(s *ScannerStats) { s.ShardsMissing++ })
 				jobs = append(jobs, repairJob{v: v, u: u, i: i})
@@ -483,16 +489,17 @@ func (n *Node) scrubRecord(ctx context.Context, v *metadata.Version) []repairJob
 				n.log.Warn("scrub: open shard", "shard", ref.String(), "err", err)
 				continue
 			}
+			size := sh.size
 			if err := n.scan.pace.wait(ctx, size, n.cfg.ScrubRate); err != nil {
-				f.Close()
+				sh.Close()
 				return jobs
 			}
 			if want := codec.ShardFileSize(u.size); size != want {
 				err = fmt.Errorf("size %d, want %d", size, want)
 			} else {
-				err = codec.VerifyShard(io.NewSectionReader(f, 0, size), u.size)
+				err = codec.VerifyShard(sh.section(0, size), u.size)
 			}
-			f.Close()
+			sh.Close()
 			n.scan.add(func(s *ScannerStats) { s.ShardsVerified++; s.BytesVerified += size })
 			if err != nil {
 				n.scan.add(func(s *ScannerStats) { s.ShardsCorrupt++ })
@@ -553,42 +560,24 @@ func (n *Node) repairInline(ctx context.Context, v *metadata.Version, i int) err
 
 // collectOrphans is step 4. Candidates are gathered against one snapshot
 // of the references and removed only if a second one, taken after the
-// listing, does not name them either: a record that arrived meanwhile
-// keeps its shards.
+// listing, does not name them either (a record that arrived meanwhile
+// keeps its shards), and only if their index entry is still the one seen.
 func (n *Node) collectOrphans(ctx context.Context) error {
 	refs, err := n.referencedHashes(ctx)
 	if err != nil {
 		return fmt.Errorf("orphans: %w", err)
 	}
 	now := n.cfg.Now()
-	type cand struct{ path, hash string }
-	var cands []cand
-	for d := range 256 {
-		dir := filepath.Join(n.shards.root, fmt.Sprintf("%02x", d))
-		names, err := n.cfg.FS.List(dir)
-		if err != nil {
-			return fmt.Errorf("orphans: list %s: %w", dir, err)
+	var cands []indexEntry
+	err = n.shards.segs.entries(ctx, func(key []byte, loc location) error {
+		hash, _, ok := parseShardLocKey(key)
+		if ok && !refs[hash] && now.Sub(time.Unix(0, loc.written)) >= n.cfg.OrphanGrace {
+			cands = append(cands, indexEntry{slices.Clone(key), loc})
 		}
-		for _, name := range names {
-			if strings.HasPrefix(name, tmpPrefix) {
-				// A write a crash cut short; a live one is far younger.
-				p := filepath.Join(dir, name)
-				if st, err := n.cfg.FS.Stat(p); err == nil && now.Sub(st.ModTime()) >= n.cfg.OrphanGrace {
-					cands = append(cands, cand{p, ""})
-				}
-				continue
-			}
-			hash, _, ok := strings.Cut(name, ".")
-			if !ok || len(hash) != 64 || refs[hash] {
-				continue
-			}
-			p := filepath.Join(dir, name)
-			st, err := n.cfg.FS.Stat(p)
-			if err != nil || now.Sub(st.ModTime()) < n.cfg.OrphanGrace {
-				continue
-			}
-			cands = append(cands, cand{p, hash})
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("orphans: %w", err)
 	}
 	if len(cands) == 0 {
 		return nil
@@ -598,17 +587,38 @@ func (n *Node) collectOrphans(ctx context.Context) error {
 	}
 	var errs errList
 	for _, c := range cands {
-		if c.hash != "" && refs[c.hash] {
+		hash, index, _ := parseShardLocKey(c.key)
+		if refs[hash] {
 			continue
 		}
-		if err := n.cfg.FS.Remove(c.path); err != nil {
+		removed, err := n.shards.segs.removeIf(c.key, c.loc)
+		if err != nil {
 			errs.add(err)
 			continue
 		}
-		n.scan.add(func(s *ScannerStats) { s.OrphansRemoved++ })
-		n.log.Info("orphan shard removed", "file", filepath.Base(c.path))
+		if removed {
+			n.scan.add(func(s *ScannerStats) { s.OrphansRemoved++ })
+			n.log.Info("orphan shard removed", "version_hash", hash, "index", index)
+		}
 	}
 	return errs.err("orphans")
+}
+
+// compactShards is step 5: segments mostly holding deleted shards are
+// rewritten (segments.go), at most ScrubRate bytes per second.
+func (n *Node) compactShards(ctx context.Context) error {
+	st, err := n.shards.segs.compact(ctx, func(size int64) error {
+		return n.scan.pace.wait(ctx, size, n.cfg.ScrubRate)
+	})
+	n.scan.add(func(s *ScannerStats) {
+		s.SegmentsCompacted += int64(st.Segments)
+		s.CompactedBytes += st.MovedBytes
+		s.FreedBytes += st.FreedBytes
+	})
+	if st.Segments > 0 {
+		n.log.Info("shard segments compacted", "segments", st.Segments, "moved_bytes", st.MovedBytes, "freed_bytes", st.FreedBytes)
+	}
+	return err
 }
 
 // referencedHashes returns the version hashes (see versionHash) of every

@@ -2,13 +2,10 @@ package node
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -150,8 +147,8 @@ func (c *repairCluster) put(key string, data []byte, inline bool, skip ...string
 	return v, shards
 }
 
-func (c *repairCluster) shardPath(id string, v *metadata.Version, i int) string {
-	return c.nodes[id].shards.path(transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: i})
+func shardRef(v *metadata.Version, i int) transport.ShardRef {
+	return transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: i}
 }
 
 // shardBytes returns what node id serves as shard i of v (file or inline).
@@ -180,18 +177,8 @@ func TestScanRebuildsMissingAndCorruptShards(t *testing.T) {
 	ctx := t.Context()
 	a, aShards := c.put("a", payload(1, 50_000), false)
 	b, bShards := c.put("b", payload(2, 9_000), false)
-	if err := os.Remove(c.shardPath("n1", a, 0)); err != nil {
-		t.Fatal(err)
-	}
-	p := c.shardPath("n1", b, 0)
-	raw, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[len(raw)/2] ^= 0x40
-	if err := os.WriteFile(p, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	loseShard(t, c.nodes["n1"], shardRef(a, 0))
+	corruptShard(t, c.nodes["n1"], shardRef(b, 0), int64(len(bShards[0])/2))
 
 	if err := c.nodes["n1"].ScanNow(ctx); err != nil {
 		t.Fatalf("ScanNow: %v", err)
@@ -200,7 +187,7 @@ func TestScanRebuildsMissingAndCorruptShards(t *testing.T) {
 		v    *metadata.Version
 		want []byte
 	}{{a, aShards[0]}, {b, bShards[0]}} {
-		got, err := os.ReadFile(c.shardPath("n1", tc.v, 0))
+		got, err := diskShard(c.nodes["n1"], shardRef(tc.v, 0))
 		if err != nil || !bytes.Equal(got, tc.want) {
 			t.Errorf("shard 0 of %s after scan: %d bytes, %v; want the %d original bytes", tc.v.Key, len(got), err, len(tc.want))
 		}
@@ -228,15 +215,7 @@ func TestScanRepairsWorstFirst(t *testing.T) {
 	two, _ := c.put("two", payload(4, 10_000), false, "n1", "n2")
 	// A corrupt shard is as lost as a missing one.
 	three, _ := c.put("three", payload(6, 10_000), false, "n2")
-	p := c.shardPath("n1", three, 0)
-	raw, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[100] ^= 1
-	if err := os.WriteFile(p, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corruptShard(t, c.nodes["n1"], shardRef(three, 0), 100)
 	inl, _ := c.put("inline", payload(5, 100), true)
 	// A corrupt inline fragment on n1 counts as lost for n1 only.
 	cur, err := c.nodes["n1"].getVersion("b", "inline")
@@ -319,8 +298,8 @@ func TestScanRestoresWipedNode(t *testing.T) {
 		if err != nil || !bytes.Equal(got, o.shards[2]) {
 			t.Errorf("shard 2 of %s on restored node: %d bytes, %v; want the %d original bytes", o.v.Key, len(got), err, len(o.shards[2]))
 		}
-		if _, ferr := os.Stat(c.shardPath("n3", o.v, 2)); (ferr == nil) == v.IsInline() {
-			t.Errorf("%s (inline %v): shard file present = %v", o.v.Key, v.IsInline(), ferr == nil)
+		if _, ferr := diskShard(c.nodes["n3"], shardRef(o.v, 2)); (ferr == nil) == v.IsInline() {
+			t.Errorf("%s (inline %v): shard bytes kept outside the record = %v", o.v.Key, v.IsInline(), ferr == nil)
 		}
 	}
 	if v, err := n3.GetVersion(ctx, metadata.ObjectKey{Bucket: "b", Key: "deleted"}); err != nil || !v.Deleted {
@@ -388,10 +367,8 @@ func TestPGRecordsStripsInlineAndSkipsPending(t *testing.T) {
 	}
 }
 
-// Unreferenced shard files go once they are older than the grace period,
-// and so do temp files a crash left beside the shards, even of a version
-// that is referenced; shards of records, of hints and of multipart parts
-// stay.
+// Unreferenced shards go once they are older than the grace period;
+// shards of records, of hints and of multipart parts stay.
 func TestScanCollectsOrphans(t *testing.T) {
 	t.Parallel()
 	// n4 is down, so the hint held for it stays.
@@ -421,19 +398,14 @@ func TestScanCollectsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	exists := func(ref transport.ShardRef) bool {
-		_, err := os.Stat(n1.shards.path(ref))
+		_, err := diskShard(n1, ref)
 		return err == nil
-	}
-	keptShard := n1.shards.path(transport.ShardRef{Bucket: "b", Key: "kept", VersionID: kept.VersionID, Index: 0})
-	crashed := filepath.Join(filepath.Dir(keptShard), tmpPrefix+filepath.Base(keptShard)+".k3x9")
-	if err := os.WriteFile(crashed, []byte("half a shard"), 0o644); err != nil {
-		t.Fatal(err)
 	}
 	if err := n1.ScanNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(crashed); !exists(orphan) || err != nil || n1.ScannerStats().OrphansRemoved != 0 {
-		t.Fatalf("a fresh unreferenced shard or temp file was collected inside the grace period")
+	if !exists(orphan) || n1.ScannerStats().OrphansRemoved != 0 {
+		t.Fatalf("a fresh unreferenced shard was collected inside the grace period")
 	}
 	c.advance(2 * time.Hour)
 	if err := n1.ScanNow(ctx); err != nil {
@@ -442,17 +414,14 @@ func TestScanCollectsOrphans(t *testing.T) {
 	if exists(orphan) {
 		t.Errorf("orphan shard still present after the grace period")
 	}
-	if _, err := os.Stat(crashed); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("temp file a crash left: %v; want it removed after the grace period", err)
-	}
 	for name, ref := range map[string]transport.ShardRef{"hint": hinted, "part": part,
 		"committed": {Bucket: "b", Key: "kept", VersionID: kept.VersionID, Index: 0}} {
 		if !exists(ref) {
 			t.Errorf("%s shard was collected as an orphan", name)
 		}
 	}
-	if got := n1.ScannerStats().OrphansRemoved; got != 2 {
-		t.Errorf("OrphansRemoved = %d; want 2 (the orphan and the temp file)", got)
+	if got := n1.ScannerStats().OrphansRemoved; got != 1 {
+		t.Errorf("OrphansRemoved = %d; want 1", got)
 	}
 }
 

@@ -7,59 +7,40 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/minio/sha256-simd"
 
 	"cairn/transport"
 	"cairn/vfs"
 )
 
-// shardStore keeps shard files under <dir>/shards, written crash-safely:
-// a temp file beside the final name (".tmp.<name>.<random>"), fdatasync,
-// rename, fsync of the directory. Creating the temp file in the shard's own
-// directory costs a fraction of creating it in a shared tmp directory and
-// renaming across (measured 2-4x on ext4), and one directory sync then
-// covers both the create and the rename. Temp files a crash leaves behind
-// are removed by the scanner's orphan collection once older than its grace.
+// shardStore keeps a node's shards, by reference, in a segmentStore
+// (segments.go).
 type shardStore struct {
-	fs   vfs.FS
-	root string
+	segs *segmentStore
 }
 
-// tmpPrefix starts the names of shard files still being written.
-const tmpPrefix = ".tmp."
-
-func openShardStore(fsys vfs.FS, dir string) (*shardStore, error) {
-	s := &shardStore{fs: fsys, root: filepath.Join(dir, "shards")}
-	// Every fan-out directory exists up front, so writing a shard never
-	// creates a directory whose own entry would need syncing.
-	for i := 0; i < 256; i++ {
-		if err := fsys.MkdirAll(filepath.Join(s.root, fmt.Sprintf("%02x", i)), 0o755); err != nil {
-			return nil, fmt.Errorf("node: create shard dirs: %w", err)
-		}
+func openShardStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Time, segmentSize int64) (*shardStore, error) {
+	segs, err := openSegmentStore(fsys, dir, db, now, segmentSize)
+	if err != nil {
+		return nil, err
 	}
-	// Earlier versions wrote temp files to <dir>/tmp: writes that never
-	// finished, no shard acknowledged from them.
-	oldTmp := filepath.Join(dir, "tmp")
-	names, err := fsys.List(oldTmp)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("node: list tmp dir: %w", err)
-	}
-	for _, name := range names {
-		if err := fsys.Remove(filepath.Join(oldTmp, name)); err != nil {
-			return nil, fmt.Errorf("node: clean tmp dir: %w", err)
-		}
-	}
-	for _, d := range []string{s.root, dir} {
-		if err := syncDir(fsys, d); err != nil {
-			return nil, err
-		}
+	s := &shardStore{segs: segs}
+	if err := s.importFiles(fsys, dir); err != nil {
+		segs.close()
+		return nil, err
 	}
 	return s, nil
 }
+
+func (s *shardStore) close() error { return s.segs.close() }
 
 // versionHash names a version on disk without letting the key near a path.
 func versionHash(bucket, key, versionID string) string {
@@ -72,56 +53,30 @@ func versionHash(bucket, key, versionID string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (s *shardStore) dirOf(hash string) string { return filepath.Join(s.root, hash[:2]) }
-
-func (s *shardStore) path(ref transport.ShardRef) string {
-	h := versionHash(ref.Bucket, ref.Key, ref.VersionID)
-	return filepath.Join(s.dirOf(h), h+"."+strconv.Itoa(ref.Index))
+func refKey(ref transport.ShardRef) []byte {
+	return shardLocKey(versionHash(ref.Bucket, ref.Key, ref.VersionID), ref.Index)
 }
 
-func (s *shardStore) put(ctx context.Context, ref transport.ShardRef, r io.Reader, size int64, verify func(vfs.File) error) (err error) {
-	final := s.path(ref)
-	tmpName := filepath.Join(filepath.Dir(final), tmpPrefix+filepath.Base(final)+"."+randomSuffix())
-	f, err := s.fs.Create(tmpName)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", tmpName, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			s.fs.Remove(tmpName)
-		}
-	}()
-	n, err := copyShard(f, io.LimitReader(r, size))
-	if err != nil {
+// put stores size bytes from r as ref, durably, replacing what ref held.
+// verify, if given, checks the bytes before they count.
+func (s *shardStore) put(ctx context.Context, ref transport.ShardRef, r io.Reader, size int64, verify func(io.ReaderAt) error) error {
+	err := s.segs.put(ctx, refKey(ref), r, size, verify)
+	var short errShortBody
+	var bad errVerify
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &short):
+		return fmt.Errorf("write shard %s: %w: %v", ref, transport.ErrInvalid, err)
+	case errors.As(err, &bad):
+		return fmt.Errorf("verify shard %s: %w: %v", ref, transport.ErrCorrupt, bad.err)
+	default:
 		return fmt.Errorf("write shard %s: %w", ref, err)
 	}
-	if n != size {
-		return fmt.Errorf("write shard %s: %w: body ended after %d of %d bytes", ref, transport.ErrInvalid, n, size)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("write shard %s: %w", ref, err)
-	}
-	if verify != nil {
-		if err := verify(f); err != nil {
-			return fmt.Errorf("verify shard %s: %w: %v", ref, transport.ErrCorrupt, err)
-		}
-	}
-	if err := dataSync(f); err != nil {
-		return fmt.Errorf("sync shard %s: %w", ref, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close shard %s: %w", ref, err)
-	}
-	if err := s.fs.Rename(tmpName, final); err != nil {
-		return fmt.Errorf("rename shard %s: %w", ref, err)
-	}
-	return syncDir(s.fs, filepath.Dir(final))
 }
 
-// copyBufSize is the size of the writes into a shard file. io.Copy would
-// use *os.File.ReadFrom, which falls back to 32 KiB writes for a network
-// body: 8 syscalls where one does.
+// copyBufSize is the size of the writes into a segment. io.Copy would
+// use 32 KiB writes for a network body: 8 syscalls where one does.
 const copyBufSize = 256 << 10
 
 var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
@@ -151,26 +106,106 @@ func copyShard(w io.Writer, r io.Reader) (int64, error) {
 	}
 }
 
-func (s *shardStore) open(ref transport.ShardRef) (vfs.File, int64, error) {
-	f, err := s.fs.Open(s.path(ref))
+// storedShard is an open shard: size bytes at base of f, a file of its
+// own that the caller closes.
+type storedShard struct {
+	f    vfs.File
+	base int64
+	size int64
+}
+
+func (s storedShard) Close() error { return s.f.Close() }
+
+// section returns n bytes of the shard from off.
+func (s storedShard) section(off, n int64) *io.SectionReader {
+	return io.NewSectionReader(s.f, s.base+off, n)
+}
+
+func (s *shardStore) open(ref transport.ShardRef) (storedShard, error) {
+	f, loc, err := s.segs.open(refKey(ref))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, fmt.Errorf("shard %s: %w", ref, transport.ErrNotFound)
+		return storedShard{}, fmt.Errorf("shard %s: %w", ref, transport.ErrNotFound)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("open shard %s: %w", ref, err)
+		return storedShard{}, fmt.Errorf("open shard %s: %w", ref, err)
 	}
-	st, err := f.Stat()
+	return storedShard{f: f, base: loc.off, size: loc.size}, nil
+}
+
+// stat returns the size of ref's bytes, and whether the node holds them.
+func (s *shardStore) stat(ref transport.ShardRef) (int64, bool, error) {
+	loc, err := s.segs.lookup(refKey(ref))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
 	if err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("stat shard %s: %w", ref, err)
+		return 0, false, fmt.Errorf("stat shard %s: %w", ref, err)
 	}
-	return f, st.Size(), nil
+	return loc.size, true, nil
 }
 
 func (s *shardStore) remove(ref transport.ShardRef) error {
-	err := s.fs.Remove(s.path(ref))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.segs.remove(refKey(ref)); err != nil {
 		return fmt.Errorf("remove shard %s: %w", ref, err)
+	}
+	return nil
+}
+
+// importFiles moves shards kept the way earlier versions did, a file per
+// shard under <dir>/shards/<xx>/<hash>.<index>, into segments, and then
+// removes the files. A crash in between imports a file twice, which is
+// harmless. Temp files (".tmp.") were never acknowledged and go.
+func (s *shardStore) importFiles(fsys vfs.FS, dir string) error {
+	root := filepath.Join(dir, "shards")
+	subdirs, err := fsys.List(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("node: list old shard dir: %w", err)
+	}
+	ctx := context.Background()
+	for _, sub := range subdirs {
+		d := filepath.Join(root, sub)
+		names, err := fsys.List(d)
+		if err != nil {
+			return fmt.Errorf("node: list old shard dir: %w", err)
+		}
+		for _, name := range names {
+			p := filepath.Join(d, name)
+			hash, idx, ok := strings.Cut(name, ".")
+			index, aerr := strconv.Atoi(idx)
+			if ok && aerr == nil && len(hash) == 64 && !strings.HasPrefix(name, ".") {
+				if err := s.importFile(ctx, fsys, p, shardLocKey(hash, index)); err != nil {
+					return err
+				}
+			}
+			if err := fsys.Remove(p); err != nil {
+				return fmt.Errorf("node: remove imported shard file: %w", err)
+			}
+		}
+		if err := fsys.Remove(d); err != nil {
+			return fmt.Errorf("node: remove old shard dir: %w", err)
+		}
+	}
+	if err := fsys.Remove(root); err != nil {
+		return fmt.Errorf("node: remove old shard dir: %w", err)
+	}
+	return syncDir(fsys, dir)
+}
+
+func (s *shardStore) importFile(ctx context.Context, fsys vfs.FS, path string, key []byte) error {
+	f, err := fsys.Open(path)
+	if err != nil {
+		return fmt.Errorf("node: import shard file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("node: import shard file: %w", err)
+	}
+	if err := s.segs.put(ctx, key, f, st.Size(), nil); err != nil {
+		return fmt.Errorf("node: import shard file %s: %w", filepath.Base(path), err)
 	}
 	return nil
 }
@@ -187,10 +222,66 @@ func syncDir(fsys vfs.FS, dir string) error {
 	return d.Close()
 }
 
-// ShardFile returns where a node with data directory dir keeps a shard: for
-// tests and operators inspecting a disk, never for access that should go
-// through the node.
-func ShardFile(dir string, ref transport.ShardRef) string {
-	s := shardStore{root: filepath.Join(dir, "shards")}
-	return s.path(ref)
+// ShardExtent is where a node keeps a shard's bytes: Size bytes from
+// Offset of the segment file Path. For tests and operators inspecting a
+// disk; access goes through the node.
+type ShardExtent struct {
+	Path         string
+	Offset, Size int64
+}
+
+// StoredShard is one shard a node holds, by its version's hash (the
+// SHA-256 of bucket, key and version ID, each followed by a zero byte but
+// the last) and index.
+type StoredShard struct {
+	VersionHash string
+	Index       int
+	ShardExtent
+}
+
+// ShardExtent returns where the node keeps ref's bytes, or an error
+// satisfying errors.Is(err, transport.ErrNotFound).
+func (n *Node) ShardExtent(ref transport.ShardRef) (ShardExtent, error) {
+	loc, err := n.shards.segs.lookup(refKey(ref))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ShardExtent{}, fmt.Errorf("shard %s: %w", ref, transport.ErrNotFound)
+	}
+	if err != nil {
+		return ShardExtent{}, err
+	}
+	return n.shards.segs.extent(loc), nil
+}
+
+// StoredShards lists every shard the node holds.
+func (n *Node) StoredShards(ctx context.Context) ([]StoredShard, error) {
+	return n.shards.segs.stored(ctx)
+}
+
+func (s *segmentStore) stored(ctx context.Context) ([]StoredShard, error) {
+	var out []StoredShard
+	err := s.entries(ctx, func(key []byte, loc location) error {
+		hash, index, ok := parseShardLocKey(key)
+		if !ok {
+			return fmt.Errorf("node: bad shard index key %q", key)
+		}
+		out = append(out, StoredShard{VersionHash: hash, Index: index, ShardExtent: s.extent(loc)})
+		return nil
+	})
+	return out, err
+}
+
+func (s *segmentStore) extent(loc location) ShardExtent {
+	return ShardExtent{Path: filepath.Join(s.dir, segmentName(loc.seq)), Offset: loc.off, Size: loc.size}
+}
+
+// ReadShardIndex lists the shards kept in the data directory dir of a node
+// that is not running, for tests and operators inspecting a disk.
+func ReadShardIndex(dir string) ([]StoredShard, error) {
+	db, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{ReadOnly: true, Logger: pebbleLogger{slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		return nil, fmt.Errorf("node: open metadata store: %w", err)
+	}
+	defer db.Close()
+	s := &segmentStore{dir: filepath.Join(dir, segmentDirName), db: db}
+	return s.stored(context.Background())
 }

@@ -49,7 +49,10 @@ func putShard(t *testing.T, n *Node, key, id string) transport.ShardRef {
 }
 
 func hasShard(n *Node, ref transport.ShardRef) bool {
-	_, _, err := n.shards.open(ref)
+	sh, err := n.shards.open(ref)
+	if err == nil {
+		sh.Close()
+	}
 	return err == nil
 }
 

@@ -16,6 +16,7 @@ type File interface {
 	io.Reader
 	io.ReaderAt
 	io.Writer
+	io.WriterAt
 	io.Closer
 	Sync() error
 	Stat() (fs.FileInfo, error)

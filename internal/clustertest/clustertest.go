@@ -353,6 +353,17 @@ func (n *Node) Node() *node.Node {
 	return n.node
 }
 
+// StoredShards lists the shards the node keeps: through the node while it
+// runs, from its data directory while it is stopped.
+func (n *Node) StoredShards(ctx context.Context) ([]node.StoredShard, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.node != nil {
+		return n.node.StoredShards(ctx)
+	}
+	return node.ReadShardIndex(n.Dir)
+}
+
 func (c *Cluster) homes() int {
 	return cmp.Or(c.opts.DataShards, 4) + cmp.Or(c.opts.ParityShards, 2)
 }
