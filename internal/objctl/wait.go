@@ -287,6 +287,13 @@ func (w *waiter) heal(ctx context.Context, bucket string) error {
 		case len(pending) > 0:
 			p.waitingFor = "a scanner pass on " + strings.Join(pending, ", ")
 		case left > 0:
+			// Every node has passed since the last start and work is left:
+			// one node's census may have run before another's repair or
+			// hint replay landed. Start the next passes now rather than
+			// wait for the scan interval.
+			if _, err := w.s.c.Heal(ctx, bucket); err == nil {
+				w.since = st.Time
+			}
 			var parts []string
 			if st.HintCount > 0 {
 				parts = append(parts, fmt.Sprintf("%d hints", st.HintCount))
