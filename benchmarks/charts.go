@@ -18,14 +18,16 @@ import (
 var (
 	faultColor = color.RGBA{R: 200, G: 30, B: 30, A: 255}
 	healColor  = color.RGBA{R: 30, G: 140, B: 60, A: 255}
+	fullColor  = color.RGBA{R: 120, G: 40, B: 170, A: 255}
 	errorColor = color.RGBA{R: 220, G: 50, B: 20, A: 255}
 	okColor    = color.RGBA{R: 30, G: 80, B: 200, A: 255}
 )
 
 // WriteCharts writes a scenario's two PNG charts into dir: throughput
 // over time (MiB/s above; successful and failed requests per second
-// below), with fault events as labelled vertical lines, and the latency
-// CDF of each operation on a log axis.
+// below), with fault events and the return to full redundancy as
+// labelled vertical lines, and the latency CDF of each operation on a log
+// axis.
 func WriteCharts(dir string, res *ScenarioResult) (err error) {
 	// gonum/plot panics on some degenerate inputs; a chart is not worth
 	// losing the run's other outputs over.
@@ -127,6 +129,39 @@ func writeThroughput(path string, res *ScenarioResult) error {
 	topMax := max(maxY(topSets...)*1.25, 1)
 	bottomMax := max(maxY(okXY, errXY)*1.15, 1)
 	xMax := max(res.Elapsed.Seconds(), 1)
+	type mark struct {
+		x     float64
+		label string
+		c     color.Color
+		// left puts the label on the line's left, halfway up: clear of
+		// the fault labels and of the legend at the top right.
+		left bool
+	}
+	var marks []mark
+	for _, f := range res.Faults {
+		c := color.Color(faultColor)
+		if f.Healed || f.Action == FaultRestart || f.Action == FaultResume || f.Action == FaultSlow && f.Delay == 0 {
+			c = healColor
+		}
+		label := f.Label
+		if f.Err != "" {
+			label += " (failed)"
+		}
+		marks = append(marks, mark{f.Actual.Seconds(), label, c, false})
+	}
+	if rd := res.Redundancy; rd != nil {
+		// Full redundancy often comes after the measured phase: the axis
+		// runs on to it, where the throughput lines have ended. A watch that
+		// gave up is marked where it did, within the phase's axis.
+		x := (rd.From + rd.Took).Seconds()
+		label := fmt.Sprintf("full redundancy (+%.1f s)", rd.Took.Seconds())
+		if rd.Reached {
+			xMax = max(xMax, x+1)
+		} else {
+			label = "not full yet"
+		}
+		marks = append(marks, mark{x, label, fullColor, true})
+	}
 	for _, p := range []*plot.Plot{top, bottom} {
 		p.X.Min, p.X.Max = 0, xMax
 		p.Y.Min = 0
@@ -136,12 +171,9 @@ func writeThroughput(path string, res *ScenarioResult) error {
 
 	var labels plotter.XYLabels
 	var labelColors []color.Color
-	for i, f := range res.Faults {
-		x := min(f.Actual.Seconds(), xMax)
-		c := color.Color(faultColor)
-		if f.Healed || f.Action == FaultRestart || f.Action == FaultResume || f.Action == FaultSlow && f.Delay == 0 {
-			c = healColor
-		}
+	var labelLeft []bool
+	for i, mk := range marks {
+		x, c := min(mk.x, xMax), mk.c
 		for _, pl := range []struct {
 			p    *plot.Plot
 			ymax float64
@@ -154,13 +186,15 @@ func writeThroughput(path string, res *ScenarioResult) error {
 			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 			pl.p.Add(l)
 		}
-		label := f.Label
-		if f.Err != "" {
-			label += " (failed)"
+		if mk.left {
+			labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: topMax * 0.5})
+			labels.Labels = append(labels.Labels, mk.label+" ")
+		} else {
+			labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: topMax * (0.95 - 0.07*float64(i%4))})
+			labels.Labels = append(labels.Labels, " "+mk.label)
 		}
-		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: topMax * (0.95 - 0.07*float64(i%4))})
-		labels.Labels = append(labels.Labels, " "+label)
 		labelColors = append(labelColors, c)
+		labelLeft = append(labelLeft, mk.left)
 	}
 	if len(labels.Labels) > 0 {
 		l, err := plotter.NewLabels(labels)
@@ -169,6 +203,9 @@ func writeThroughput(path string, res *ScenarioResult) error {
 		}
 		for i := range l.TextStyle {
 			l.TextStyle[i].Color = labelColors[i]
+			if labelLeft[i] {
+				l.TextStyle[i].XAlign = draw.XRight
+			}
 		}
 		top.Add(l)
 	}

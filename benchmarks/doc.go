@@ -13,8 +13,11 @@
 // A scenario may carry a fault schedule ([ParseFaults]: "kill node 3 at
 // 10s", "pause node 5 at 5s for 15s", "slow node 2 by 50ms") that is applied
 // to a [FaultTarget]; [StartLocal] launches a local cluster of objnode and
-// objgw processes that is one. A [Report] renders results as JSON, a
-// markdown table and PNG charts.
+// objgw processes that is one. When the target is also a
+// [RedundancyTarget] (a local cluster is), the runner times how long the
+// cluster takes, after the last restart, to get every object back to full
+// redundancy. A [Report] renders results as JSON, a markdown table and PNG
+// charts.
 //
 // The command is benchmarks/cmd/cairnbench; README.md explains how to run
 // it and read its outputs.

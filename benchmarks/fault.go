@@ -242,9 +242,11 @@ type FaultRecord struct {
 
 // runFaults applies events at their times relative to start until ctx ends,
 // and returns what it applied. Events due after ctx ends are not applied.
-func runFaults(ctx context.Context, start time.Time, events []FaultEvent, target FaultTarget) []FaultRecord {
+// applied, if not nil, is called with each event's index and record right
+// after it was applied.
+func runFaults(ctx context.Context, start time.Time, events []FaultEvent, target FaultTarget, applied func(int, FaultRecord)) []FaultRecord {
 	var recs []FaultRecord
-	for _, e := range events {
+	for i, e := range events {
 		t := time.NewTimer(time.Until(start.Add(e.At)))
 		select {
 		case <-ctx.Done():
@@ -252,9 +254,38 @@ func runFaults(ctx context.Context, start time.Time, events []FaultEvent, target
 			return recs
 		case <-t.C:
 		}
-		recs = append(recs, applyFault(target, e, time.Since(start)))
+		rec := applyFault(target, e, time.Since(start))
+		recs = append(recs, rec)
+		if applied != nil {
+			applied(i, rec)
+		}
 	}
 	return recs
+}
+
+// recovers reports whether the action brings a node back.
+func (a FaultAction) recovers() bool { return a == FaultRestart || a == FaultResume }
+
+// lastRecovery is the index of the event after which the schedule leaves
+// every node it hurt up again: a restart or resume with no node down or
+// paused after it, and no kill or pause later; -1 when there is none (the
+// heal after the measured phase brings the nodes back).
+func lastRecovery(events []FaultEvent) int {
+	last := -1
+	down := map[int]bool{}
+	for i, e := range events {
+		switch e.Action {
+		case FaultKill, FaultPause:
+			down[e.Node] = true
+			last = -1
+		case FaultRestart, FaultResume:
+			delete(down, e.Node)
+			if len(down) == 0 {
+				last = i
+			}
+		}
+	}
+	return last
 }
 
 func applyFault(target FaultTarget, e FaultEvent, at time.Duration) FaultRecord {

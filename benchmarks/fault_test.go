@@ -137,7 +137,7 @@ func TestRunFaults(t *testing.T) {
 	}
 	ft := &fakeTarget{}
 	start := time.Now()
-	recs := runFaults(t.Context(), start, events, ft)
+	recs := runFaults(t.Context(), start, events, ft, nil)
 	if want := []string{"kill n3", "slow n2 +5ms"}; !reflect.DeepEqual(ft.log, want) {
 		t.Errorf("applied %v; want %v", ft.log, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"cairn/internal/objctl"
 )
 
 // LocalOptions shape a local cluster; zero values take defaults.
@@ -38,9 +41,13 @@ type LocalOptions struct {
 }
 
 // LocalCluster is a cluster of objnode processes and one objgw started
-// by StartLocal. It is a FaultTarget. Close stops it.
+// by StartLocal. It is a FaultTarget and a RedundancyTarget. Close stops
+// it.
 type LocalCluster struct {
-	Endpoint  string // http://host:port of the gateway
+	Endpoint string // http://host:port of the gateway
+	// AdminURL is the gateway's admin listener (the admin API objctl
+	// uses); "" when objgw is too old to have one.
+	AdminURL  string
 	DataDir   string
 	AccessKey string
 	SecretKey string
@@ -54,6 +61,7 @@ type LocalCluster struct {
 
 type localNode struct {
 	id, dir, addr string
+	admin         string   // metrics listener; "" when objnode has none
 	args          []string // objnode's flags, kept for restarts
 	p             *proc
 	paused        bool
@@ -174,6 +182,16 @@ func (c *LocalCluster) start(ctx context.Context) error {
 	}
 	for _, n := range c.nodes {
 		n.args = []string{"--id", n.id, "--data", n.dir, "--listen", n.addr}
+		if nodeFlags["admin"] {
+			// Its /metrics say when a scanner pass began, which the
+			// gateway's status does not (FullRedundancy).
+			addr, err := freePort()
+			if err != nil {
+				return err
+			}
+			n.admin = addr
+			n.args = append(n.args, "--admin", addr)
+		}
 		if nodeFlags["gossip"] {
 			n.args = append(n.args, "--gossip", gossip[n.id], "--seeds", strings.Join(seeds, ","))
 		}
@@ -200,6 +218,15 @@ func (c *LocalCluster) start(ctx context.Context) error {
 	if gwFlags["gossip"] {
 		args = append(args, "--gossip", gossip["gateway"], "--seeds", strings.Join(seeds, ","))
 	}
+	adminAddr := ""
+	if gwFlags["admin"] {
+		addr, err := freePort()
+		if err != nil {
+			return err
+		}
+		adminAddr = addr
+		args = append(args, "--admin", addr)
+	}
 	p, err := c.spawn("gateway", filepath.Join(c.opts.BinDir, "objgw"), args...)
 	if err != nil {
 		return err
@@ -214,6 +241,9 @@ func (c *LocalCluster) start(ctx context.Context) error {
 		return fmt.Errorf("objgw: %w (see %s)", err, p.log.Name())
 	}
 	c.Endpoint = "http://" + gwAddr
+	if adminAddr != "" {
+		c.AdminURL = "http://" + adminAddr
+	}
 	return nil
 }
 
@@ -483,4 +513,29 @@ func (c *LocalCluster) Close() error {
 		errs = append(errs, os.RemoveAll(c.DataDir))
 	}
 	return errors.Join(errs...)
+}
+
+// localRegion is the region objgw signs for when not told otherwise, as
+// StartLocal leaves it.
+const localRegion = "us-east-1"
+
+// FullRedundancy implements RedundancyTarget through the gateway's admin
+// API, with each node's /metrics for when its passes began.
+func (c *LocalCluster) FullRedundancy(ctx context.Context, bucket string, since time.Time) (RedundancyState, error) {
+	if c.AdminURL == "" {
+		return RedundancyState{}, errors.New("benchmarks: this objgw has no admin listener (--admin)")
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	api, err := objctl.NewClient(c.AdminURL, c.AccessKey, c.SecretKey, localRegion, hc)
+	if err != nil {
+		return RedundancyState{}, err
+	}
+	metricsURL := map[string]string{}
+	for _, n := range c.nodes {
+		if n.admin != "" {
+			metricsURL[n.id] = "http://" + n.admin + "/metrics"
+		}
+	}
+	starts := passStartsFrom(metricsLastPass(hc, func(id string) string { return metricsURL[id] }))
+	return watchRedundancy(ctx, api, bucket, since, starts)
 }

@@ -157,6 +157,9 @@ func (rep *Report) Markdown(chartDir string) string {
 				fmt.Fprintf(&b, "  - `%s`\n", strings.ReplaceAll(smp, "`", "'"))
 			}
 		}
+		if s.Redundancy != nil {
+			fmt.Fprintf(&b, "- time to full redundancy %s\n", s.Redundancy.Line())
+		}
 		tp, cdf := chartNames(sc.Name)
 		fmt.Fprintf(&b, "\n![%s throughput](%s) ![%s latency CDF](%s)\n", sc.Name, path(chartDir, tp), sc.Name, path(chartDir, cdf))
 	}

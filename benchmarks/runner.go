@@ -43,7 +43,11 @@ type Config struct {
 	Faults FaultTarget
 	// SkipReadBack skips reading back every object after each scenario.
 	SkipReadBack bool
-	Logger       *slog.Logger // default discards
+	// RedundancyTimeout bounds the wait for full redundancy after the
+	// last restart of a scenario's faults, when Faults is a
+	// RedundancyTarget; default 2 minutes, negative skips the measurement.
+	RedundancyTimeout time.Duration
+	Logger            *slog.Logger // default discards
 	// Measured, if set, is called right before a scenario's measured phase
 	// and returns what to call right after it: for a caller that measures
 	// something of its own over the same span (CPU time, memory).
@@ -70,6 +74,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	if cfg.OpTimeout < 0 {
 		errs = append(errs, errors.New("negative op timeout"))
+	}
+	if cfg.RedundancyTimeout == 0 {
+		cfg.RedundancyTimeout = redundancyLimit
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("benchmarks: config: %w", err)
@@ -128,6 +135,9 @@ type ScenarioResult struct {
 	Raced    int64           `json:"raced"`
 	Faults   []FaultRecord   `json:"faults,omitempty"`
 	ReadBack *ReadBackResult `json:"read_back,omitempty"`
+	// Redundancy is the time to full redundancy after the last restart;
+	// nil when no node came back or the target cannot tell.
+	Redundancy *RedundancyResult `json:"redundancy,omitempty"`
 	// Canceled is set when the run was interrupted.
 	Canceled bool `json:"canceled,omitempty"`
 }
@@ -236,11 +246,22 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (*ScenarioResult, error) 
 	res.Raced = st.rec.raced.Load()
 	if len(sc.Faults) > 0 {
 		healed, err := r.cfg.Faults.Heal()
+		var back *FaultRecord
 		for _, e := range healed {
-			res.Faults = append(res.Faults, FaultRecord{FaultEvent: e, Label: e.String(), Actual: time.Since(st.rec.start), Healed: true})
+			rec := FaultRecord{FaultEvent: e, Label: e.String(), Actual: time.Since(st.rec.start), Healed: true}
+			res.Faults = append(res.Faults, rec)
+			if e.Action.recovers() {
+				back = &rec
+			}
 		}
 		if err != nil {
+			st.stopWatch()
 			return nil, fmt.Errorf("benchmarks: heal after %q: %w", sc.Name, err)
+		}
+		if back != nil {
+			// The heal's restart is the last one now.
+			st.stopWatch()
+			st.startWatch(ctx, *back)
 		}
 	}
 	res.Canceled = ctx.Err() != nil
@@ -248,6 +269,15 @@ func (r *Runner) Run(ctx context.Context, sc Scenario) (*ScenarioResult, error) 
 	if !r.cfg.SkipReadBack && !res.Canceled {
 		st.progressf("%s: reading back %d objects", sc.Name, st.ledger.len())
 		res.ReadBack = st.readBack(ctx)
+	}
+	if w := st.watch; w != nil {
+		select {
+		case <-w.done:
+		default:
+			st.progressf("%s: waiting for full redundancy (at most %v after %s)", sc.Name, w.res.Limit, w.res.After)
+		}
+		<-w.done
+		res.Redundancy = &w.res
 	}
 	return res, nil
 }
@@ -260,6 +290,9 @@ type scenarioRun struct {
 	ledger *ledger
 	pay    *payloads
 	rec    *recorder
+	// watch times the return to full redundancy after the last restart;
+	// set by the fault goroutine, read once it is over.
+	watch *redundancyWatcher
 }
 
 func (st *scenarioRun) progressf(format string, args ...any) {
@@ -330,7 +363,15 @@ func (st *scenarioRun) measure(ctx context.Context) (time.Duration, []FaultRecor
 
 	faultCtx, stopFaults := context.WithCancel(ctx)
 	faultsDone := make(chan []FaultRecord, 1)
-	go func() { faultsDone <- runFaults(faultCtx, st.rec.start, sc.Faults, st.r.cfg.Faults) }()
+	last := lastRecovery(sc.Faults)
+	applied := func(i int, rec FaultRecord) {
+		// A restart that failed leaves the node to the heal, which
+		// starts the watch instead.
+		if i == last && rec.Err == "" {
+			st.startWatch(ctx, rec)
+		}
+	}
+	go func() { faultsDone <- runFaults(faultCtx, st.rec.start, sc.Faults, st.r.cfg.Faults, applied) }()
 	progressDone := make(chan struct{})
 	stopProgress := make(chan struct{})
 	go func() {

@@ -2,8 +2,10 @@ package benchmarks
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"cairn/internal/clustertest"
+	"cairn/internal/objctl"
 )
 
 // TestSmoke runs every scenario kind for about a second against an
@@ -65,6 +68,14 @@ func TestSmoke(t *testing.T) {
 			if !res.Faults[len(res.Faults)-1].Healed {
 				t.Errorf("%s: last fault %+v was not applied by Heal", sc.Name, res.Faults[len(res.Faults)-1])
 			}
+			// The heal's restart of n4 is the last; every object of the
+			// bucket, the earlier scenarios' too, is back at full
+			// redundancy soon after.
+			if rd := res.Redundancy; rd == nil || !rd.Reached || rd.After != "restart n4" || !rd.Healed || rd.State.FullObjects() == 0 {
+				t.Errorf("%s: redundancy %+v; want full redundancy reached after the heal's restart n4", sc.Name, rd)
+			} else {
+				t.Logf("%s: time to full redundancy %s", sc.Name, rd.Line())
+			}
 		}
 		for _, o := range res.Ops {
 			if len(sc.Faults) > 0 {
@@ -108,6 +119,9 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(string(md), "- time to full redundancy after the last restart (restart n4 at ") {
+		t.Errorf("summary.md has no time to full redundancy")
+	}
 	for _, sc := range scenarios {
 		if !strings.Contains(string(md), "| "+sc.Name+" | ") {
 			t.Errorf("summary.md has no table row for %s", sc.Name)
@@ -148,6 +162,29 @@ func (tt *testTarget) Restart(n int) error {
 func (tt *testTarget) Pause(int) error               { return errUnsupported }
 func (tt *testTarget) Resume(int) error              { return errUnsupported }
 func (tt *testTarget) Slow(int, time.Duration) error { return errUnsupported }
+
+// FullRedundancy watches through the gateway's admin API, with each node's
+// scanner stats for when its passes began, as LocalCluster does with the
+// nodes' metrics.
+func (tt *testTarget) FullRedundancy(ctx context.Context, bucket string, since time.Time) (RedundancyState, error) {
+	admin := httptest.NewServer(tt.c.Gateway.AdminHandler())
+	defer admin.Close()
+	api, err := objctl.NewClient(admin.URL, clustertest.AccessKey, clustertest.SecretKey, clustertest.Region, nil)
+	if err != nil {
+		return RedundancyState{}, err
+	}
+	lastPass := func(_ context.Context, id string) (time.Time, time.Duration, bool) {
+		for _, n := range tt.c.Nodes {
+			if nd := n.Node(); n.ID == id && nd != nil {
+				s := nd.ScannerStats()
+				return s.LastPass, s.LastPassDuration, !s.LastPass.IsZero()
+			}
+		}
+		return time.Time{}, 0, false
+	}
+	return watchRedundancy(ctx, api, bucket, since, passStartsFrom(lastPass))
+}
+
 func (tt *testTarget) Heal() ([]FaultEvent, error) {
 	var did []FaultEvent
 	var errs []error

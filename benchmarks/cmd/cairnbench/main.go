@@ -73,6 +73,7 @@ func run() (int, error) {
 	var faultFlags stringList
 	fs.Var(&faultFlags, "fault", "fault event, repeatable, e.g. \"kill node 3 at 10s\" (needs --cluster local); see README")
 	faultFile := fs.String("faults-file", "", "file of fault events, one per line")
+	redundancyTimeout := fs.Duration("redundancy-timeout", 2*time.Minute, "how long to wait for full redundancy after the last restart of a fault schedule (--cluster local); 0 skips the measurement")
 	// Local cluster.
 	binDir := fs.String("bin-dir", "./bin", "where objnode and objgw are (--cluster local)")
 	nodes := fs.Int("nodes", 6, "storage nodes (--cluster local)")
@@ -219,7 +220,10 @@ func run() (int, error) {
 		progress = os.Stderr
 	}
 	cfg := benchmarks.Config{Client: client, Bucket: *bucket, Seed: *seed, OpTimeout: *opTimeout,
-		Faults: faultTarget, SkipReadBack: *noReadBack, Logger: log}
+		Faults: faultTarget, SkipReadBack: *noReadBack, Logger: log, RedundancyTimeout: *redundancyTimeout}
+	if *redundancyTimeout <= 0 {
+		cfg.RedundancyTimeout = -1 // the library's zero is its default
+	}
 	if progress != nil {
 		cfg.Progress = progress
 	}
