@@ -87,6 +87,9 @@ type ScannerStats struct {
 	RepairFailures int64
 	OrphansRemoved int64
 	DebtsSettled   int64
+	// AwaitingHandoff counts missing shards left to the fallback holding
+	// them as a hint rather than rebuilt.
+	AwaitingHandoff int64
 	// Segment compaction: segments removed, live bytes they moved, bytes
 	// they freed.
 	SegmentsCompacted int64
@@ -364,11 +367,12 @@ func (n *Node) settleDebts(ctx context.Context) error {
 
 // repairJob is one damaged shard (or inline fragment) of this node.
 type repairJob struct {
-	v      *metadata.Version
-	u      shardUnit
-	i      int
-	inline bool
-	lost   int // shards of the unit missing on all their holders, this one included
+	v       *metadata.Version
+	u       shardUnit
+	i       int
+	inline  bool
+	missing bool // absent, not corrupt: it may arrive by handoff meanwhile
+	lost    int  // shards of the unit missing on all their holders, this one included
 }
 
 // recordBatch reads up to limit object records after the store key after.
@@ -424,6 +428,13 @@ func (n *Node) scrub(ctx context.Context) error {
 		if n.cfg.Peers == nil {
 			continue
 		}
+		if j.missing && n.arrived(j) {
+			// Handed back by the fallback that held it while the queue
+			// was being worked through.
+			n.scan.add(func(s *ScannerStats) { s.AwaitingHandoff++ })
+			n.scan.report.findings.Add(-1)
+			continue
+		}
 		var err error
 		if j.inline {
 			err = n.repairInline(ctx, j.v, j.i)
@@ -440,6 +451,35 @@ func (n *Node) scrub(ctx context.Context) error {
 		n.log.Info("shard repaired", "bucket", j.v.Bucket, "key", j.v.Key, "version", j.u.name, "shard", j.i, "lost", j.lost)
 	}
 	return errs.err("repair")
+}
+
+// hintPending reports whether ref, missing here, is held as a hint by a
+// live fallback, which hands it back within a handoff interval: rebuilding
+// it as well would move its bytes twice, and after a node's restart that
+// was most of what its first pass did. The fallback is asked whether it
+// still holds the shard (an empty read), so a hint lost with the
+// fallback's disk is rebuilt at once; one whose replay keeps failing
+// becomes a repair debt when the hint window ends (hints.go).
+func (n *Node) hintPending(ctx context.Context, v *metadata.Version, ref transport.ShardRef) bool {
+	if n.cfg.Peers == nil || ref.Index >= len(v.Hints) {
+		return false
+	}
+	holder := v.Hints[ref.Index]
+	if holder == "" || holder == n.cfg.ID || !n.cfg.Alive(holder) {
+		return false
+	}
+	rc, err := n.readFrom(ctx, holder, ref, 0, 0)
+	if err != nil {
+		return false
+	}
+	rc.Close()
+	return true
+}
+
+// arrived reports whether the missing shard of j is here now.
+func (n *Node) arrived(j repairJob) bool {
+	_, ok, err := n.shards.stat(transport.ShardRef{Bucket: j.v.Bucket, Key: j.v.Key, VersionID: j.u.name, Index: j.i})
+	return err == nil && ok
 }
 
 // scrubRecord verifies this node's shards of one record and returns the
@@ -482,7 +522,11 @@ func (n *Node) scrubRecord(ctx context.Context, v *metadata.Version) []repairJob
 			sh, err := n.shards.open(ref)
 			if errors.Is(err, transport.ErrNotFound) {
 				n.scan.add(func(s *ScannerStats) { s.ShardsMissing++ })
-				jobs = append(jobs, repairJob{v: v, u: u, i: i})
+				if n.hintPending(ctx, v, ref) {
+					n.scan.add(func(s *ScannerStats) { s.AwaitingHandoff++ })
+					continue
+				}
+				jobs = append(jobs, repairJob{v: v, u: u, i: i, missing: true})
 				continue
 			}
 			if err != nil {

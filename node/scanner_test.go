@@ -522,3 +522,47 @@ func TestSplitPartKey(t *testing.T) {
 		t.Errorf("splitPartKey of a malformed key: ok; want not ok")
 	}
 }
+
+// A shard missing on its home but held as a hint by a live fallback is
+// left to the handoff, not rebuilt as well; one whose hint the fallback no
+// longer has is rebuilt.
+func TestScanLeavesHintedShardsToHandoff(t *testing.T) {
+	t.Parallel()
+	c := newRepairCluster(t, nil)
+	ctx := t.Context()
+	n1, n2 := c.nodes["n1"], c.nodes["n2"]
+	hinted, hintedShards := c.put("hinted", payload(11, 20_000), false, "n1")
+	gone, goneShards := c.put("gone", payload(12, 20_000), false, "n1")
+	ref := shardRef(hinted, 0)
+	if err := n2.PutShardHint(ctx, "n1", ref, bytes.NewReader(hintedShards[0]), int64(len(hintedShards[0]))); err != nil {
+		t.Fatal(err)
+	}
+	// n1 has both records, naming n2 as the holder of its shard; n2 never
+	// got (or lost) the shard of "gone".
+	for _, v := range []*metadata.Version{hinted, gone} {
+		rec := *v
+		rec.Hints = []string{"n2", "", "", ""}
+		if err := n1.PutVersion(ctx, &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n1.ScanNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := n1.ScannerStats()
+	if st.ShardsMissing != 2 || st.AwaitingHandoff != 1 || st.ShardsRebuilt != 1 {
+		t.Errorf("ScannerStats = %+v; want 2 missing, 1 left to the handoff, 1 rebuilt", st)
+	}
+	if got, err := diskShard(n1, shardRef(gone, 0)); err != nil || !bytes.Equal(got, goneShards[0]) {
+		t.Errorf("shard whose hint is gone: %d bytes, %v; want it rebuilt", len(got), err)
+	}
+	if _, err := diskShard(n1, ref); err == nil {
+		t.Errorf("hinted shard was rebuilt while its fallback still held it")
+	}
+	if err := n2.ReplayHints(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := diskShard(n1, ref); err != nil || !bytes.Equal(got, hintedShards[0]) {
+		t.Errorf("hinted shard after the handoff: %d bytes, %v; want the original", len(got), err)
+	}
+}
