@@ -227,7 +227,7 @@ func (g *Gateway) adminStatus(ctx context.Context) (*adminapi.Status, error) {
 			ns.Zone, ns.Addr = cmp.Or(ns.Zone, m.Zone), cmp.Or(ns.Addr, m.Addr)
 		}
 		if s := stats[id]; s != nil {
-			ns.Reported, ns.LastScan = true, s.LastScan
+			ns.Reported, ns.LastScan, ns.CensusStarted = true, s.LastScan, s.CensusStarted
 			ns.LayoutEpoch, ns.CapacityBytes, ns.FreeBytes = s.LayoutEpoch, s.CapacityBytes, s.FreeBytes
 			ns.Shards, ns.ShardBytes = s.Shards, s.ShardBytes
 			ns.HintCount, ns.HintBytes, ns.RepairQueue = s.HintCount, s.HintBytes, s.RepairQueue

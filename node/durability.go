@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -12,8 +13,14 @@ import (
 	"cairn/transport"
 )
 
-// The census is the scanner pass's step after the scrub, so that it sees
-// what the scrub just repaired. It walks every record this node keeps,
+// The census is the scanner pass's step before the scrub. It used to come
+// after it, to see what this node's scrub had just repaired; but what a
+// node counts mostly lives on other nodes, repaired in their own passes,
+// and a scrub over a few gigabytes at the scrub rate held the histogram
+// back by minutes after a restart whose shards the handoff had long
+// returned. Now a census reflects the cluster as of the start of its pass
+// (NodeStats.CensusStarted), and damage a scrub repairs shows in the next
+// one, which objctl heal --wait starts at once. It walks every record this node keeps,
 // current ("o/") and retained ("v/"), and counts:
 //
 //   - the shard files and bytes this node holds as the recorded home of a
@@ -53,6 +60,7 @@ const probeCost = 4 << 10
 
 // census is what one scanner pass counted (see above).
 type census struct {
+	started            time.Time // what it counts is as of this time or later
 	shards, shardBytes int64
 	// pgBytes is keyed by placement group under pgCount groups; nil
 	// without a layout.
@@ -65,7 +73,7 @@ type census struct {
 // takeCensus is the census step of the scanner pass.
 func (n *Node) takeCensus(ctx context.Context) error {
 	layout := n.layout()
-	c := &census{redundancy: map[string]transport.RedundancyCounts{}}
+	c := &census{started: n.cfg.Now(), redundancy: map[string]transport.RedundancyCounts{}}
 	if layout != nil {
 		c.pgCount, c.pgBytes = layout.PGCount, map[int]int64{}
 	}

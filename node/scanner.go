@@ -167,9 +167,9 @@ func (n *Node) ScanNow(ctx context.Context) error {
 	if n.cfg.Peers != nil {
 		errs = append(errs, n.settleDebts(ctx))
 	}
+	errs = append(errs, n.takeCensus(ctx))
 	errs = append(errs, n.scrub(ctx))
 	errs = append(errs, n.rebalance(ctx))
-	errs = append(errs, n.takeCensus(ctx))
 	errs = append(errs, n.collectOrphans(ctx))
 	errs = append(errs, n.compactShards(ctx))
 	n.scan.add(func(s *ScannerStats) {

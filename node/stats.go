@@ -108,6 +108,7 @@ func (n *Node) NodeStats(ctx context.Context) (*transport.NodeStats, error) {
 	if c := n.scan.report.lastCensus(); c != nil {
 		// The census is shared with later callers and the metrics: hand
 		// out copies.
+		st.CensusStarted = c.started
 		st.Shards, st.ShardBytes = c.shards, c.shardBytes
 		st.PGBytes = maps.Clone(c.pgBytes)
 		st.Redundancy = make(map[string]transport.RedundancyCounts, len(c.redundancy))

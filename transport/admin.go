@@ -50,6 +50,9 @@ type NodeStats struct {
 	Redundancy map[string]RedundancyCounts `json:"redundancy,omitempty"`
 	// LastScan is when the last scanner pass ended; zero before the first.
 	LastScan time.Time `json:"last_scan"`
+	// CensusStarted is when the census behind Shards, PGBytes and
+	// Redundancy began: they show the node's data as of then or later.
+	CensusStarted time.Time `json:"census_started"`
 }
 
 // RedundancyCounts is a durability histogram: Objects[r] and Bytes[r] count

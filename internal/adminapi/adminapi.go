@@ -85,6 +85,10 @@ type NodeStatus struct {
 	// so a wait for a rebalance or a heal is over only once every live
 	// node has ended a pass after the change.
 	LastScan time.Time `json:"last_scan"`
+	// CensusStarted is when the census behind the node's share of the
+	// histogram began (early in a pass): a histogram from censuses all
+	// begun after an event shows the data as of after it.
+	CensusStarted time.Time `json:"census_started"`
 }
 
 // Redundancy is a durability histogram: Objects[r] and Bytes[r] for r =
