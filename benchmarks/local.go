@@ -61,7 +61,6 @@ type LocalCluster struct {
 
 type localNode struct {
 	id, dir, addr string
-	admin         string   // metrics listener; "" when objnode has none
 	args          []string // objnode's flags, kept for restarts
 	p             *proc
 	paused        bool
@@ -182,16 +181,6 @@ func (c *LocalCluster) start(ctx context.Context) error {
 	}
 	for _, n := range c.nodes {
 		n.args = []string{"--id", n.id, "--data", n.dir, "--listen", n.addr}
-		if nodeFlags["admin"] {
-			// Its /metrics say when a scanner pass began, which the
-			// gateway's status does not (FullRedundancy).
-			addr, err := freePort()
-			if err != nil {
-				return err
-			}
-			n.admin = addr
-			n.args = append(n.args, "--admin", addr)
-		}
 		if nodeFlags["gossip"] {
 			n.args = append(n.args, "--gossip", gossip[n.id], "--seeds", strings.Join(seeds, ","))
 		}
@@ -520,7 +509,7 @@ func (c *LocalCluster) Close() error {
 const localRegion = "us-east-1"
 
 // FullRedundancy implements RedundancyTarget through the gateway's admin
-// API, with each node's /metrics for when its passes began.
+// API.
 func (c *LocalCluster) FullRedundancy(ctx context.Context, bucket string, since time.Time) (RedundancyState, error) {
 	if c.AdminURL == "" {
 		return RedundancyState{}, errors.New("benchmarks: this objgw has no admin listener (--admin)")
@@ -530,12 +519,5 @@ func (c *LocalCluster) FullRedundancy(ctx context.Context, bucket string, since 
 	if err != nil {
 		return RedundancyState{}, err
 	}
-	metricsURL := map[string]string{}
-	for _, n := range c.nodes {
-		if n.admin != "" {
-			metricsURL[n.id] = "http://" + n.admin + "/metrics"
-		}
-	}
-	starts := passStartsFrom(metricsLastPass(hc, func(id string) string { return metricsURL[id] }))
-	return watchRedundancy(ctx, api, bucket, since, starts)
+	return watchRedundancy(ctx, api, bucket, since)
 }

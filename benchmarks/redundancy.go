@@ -1,15 +1,10 @@
 package benchmarks
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,19 +17,19 @@ import (
 // whether its objects can be read.
 type RedundancyTarget interface {
 	// FullRedundancy returns the first cluster status, read after since,
-	// that shows every node alive and reporting a scanner pass begun after
+	// that shows every node alive and reporting a census begun at or after
 	// since, and every object of bucket at full redundancy with none lost.
-	// It asks the nodes for scanner passes as they are needed, at most
-	// every couple of seconds. When ctx ends first it returns the last
-	// state it saw and an error.
+	// It asks the nodes for scanner passes (each starts with a census) as
+	// they are needed, at most every couple of seconds. When ctx ends
+	// first it returns the last state it saw and an error.
 	FullRedundancy(ctx context.Context, bucket string, since time.Time) (RedundancyState, error)
 }
 
 // RedundancyState is a bucket's redundancy as one cluster status showed it.
 type RedundancyState struct {
 	At time.Time `json:"at"` // when the status was read
-	// Full says every node was alive, had ended a scanner pass begun after
-	// the watch started, and every object was at full redundancy.
+	// Full says every node was alive, had a census begun after the watch
+	// started, and every object was at full redundancy.
 	Full bool `json:"full"`
 	// ParityShards is m: Objects[r] objects can lose r more shards, r =
 	// 0..m, so Objects[m] are at full redundancy.
@@ -112,16 +107,11 @@ type adminAPI interface {
 	Heal(ctx context.Context, bucket string) (*adminapi.Status, error)
 }
 
-// passStarts says, for the nodes it can, when the scanner pass that ended
-// at the LastScan a status reports for the node began. Without it a watch
-// needs two passes per node to know that one began after since.
-type passStarts func(ctx context.Context, st *adminapi.Status) map[string]time.Time
-
 // watchRedundancy polls api until a status shows bucket at full
 // redundancy on a whole cluster (see redundancyWatch), asking for scanner
 // passes as they are needed. It gives up when ctx ends, or at once on an
 // error that retrying will not cure (a refused key).
-func watchRedundancy(ctx context.Context, api adminAPI, bucket string, since time.Time, starts passStarts) (RedundancyState, error) {
+func watchRedundancy(ctx context.Context, api adminAPI, bucket string, since time.Time) (RedundancyState, error) {
 	w := newRedundancyWatch(bucket, since)
 	last := RedundancyState{Waiting: "the first status"}
 	tick := time.NewTicker(redundancyPoll)
@@ -132,11 +122,7 @@ func watchRedundancy(ctx context.Context, api adminAPI, bucket string, since tim
 		w.polls++
 		switch {
 		case err == nil:
-			var s map[string]time.Time
-			if starts != nil {
-				s = starts(ctx, st)
-			}
-			last = w.check(st, s, time.Now())
+			last = w.check(st, time.Now())
 			if last.Full {
 				return last, nil
 			}
@@ -147,9 +133,7 @@ func watchRedundancy(ctx context.Context, api adminAPI, bucket string, since tim
 		}
 		if wait := time.Since(kicked); kicked.IsZero() || wait >= redundancyKick && err == nil && w.passWanted(last) || wait >= redundancyRekick {
 			kicked = time.Now()
-			w.heals++
-			// Nodes down now are not asked; they count as new once up.
-			w.asked = w.up
+			w.ask(kicked)
 			if _, err := api.Heal(ctx, bucket); err != nil && permanent(err) {
 				return w.stamp(last), fmt.Errorf("ask for scanner passes: %w", err)
 			}
@@ -171,26 +155,25 @@ func permanent(err error) bool {
 	return errors.As(err, &ae) && ae.StatusCode < 500
 }
 
-// redundancyWatch judges statuses one after another: it remembers what
-// earlier ones showed of each node's passes.
+// redundancyWatch judges statuses one after another. A node's share of
+// the histogram comes from its last census, which counts the data as of
+// when it began (NodeStatus.CensusStarted); so a histogram shows the
+// cluster after since once every node's census began at or after since.
 type redundancyWatch struct {
 	bucket string
 	since  time.Time
-	// ended is, per node, the first LastScan seen after since. LastScan is
-	// when a pass ended, so that pass may have begun before since; but
-	// passes run one at a time, so any pass that ends later began after it.
-	ended map[string]time.Time
 	// up is the nodes alive and reporting in the last status; asked, in
-	// the status before the last ask for passes. stale says a node's last
-	// pass ended after since but is not known to have begun after it;
-	// scanned that every node's is.
-	up, asked      map[string]bool
-	stale, scanned bool
-	polls, heals   int
+	// the status before the last ask for passes, made at askedAt.
+	// recounted says every node of the layout had, in the last status, a
+	// census begun after since and after askedAt.
+	up, asked    map[string]bool
+	askedAt      time.Time
+	recounted    bool
+	polls, heals int
 }
 
 func newRedundancyWatch(bucket string, since time.Time) *redundancyWatch {
-	return &redundancyWatch{bucket: bucket, since: since, ended: map[string]time.Time{}}
+	return &redundancyWatch{bucket: bucket, since: since}
 }
 
 func (w *redundancyWatch) stamp(s RedundancyState) RedundancyState {
@@ -198,9 +181,8 @@ func (w *redundancyWatch) stamp(s RedundancyState) RedundancyState {
 	return s
 }
 
-// check judges one status read at at. starts (may be nil) has, for some
-// nodes, when the pass that ended at the node's LastScan began.
-func (w *redundancyWatch) check(st *adminapi.Status, starts map[string]time.Time, at time.Time) RedundancyState {
+// check judges one status read at at.
+func (w *redundancyWatch) check(st *adminapi.Status, at time.Time) RedundancyState {
 	r := st.Buckets[w.bucket]
 	m := st.ParityShards
 	s := w.stamp(RedundancyState{At: at, ParityShards: m, Objects: slices.Clone(r.Objects), Lost: r.Lost,
@@ -210,7 +192,7 @@ func (w *redundancyWatch) check(st *adminapi.Status, starts map[string]time.Time
 	}
 	var pending []string
 	nodes := 0
-	w.up, w.stale = map[string]bool{}, false
+	w.up, w.recounted = map[string]bool{}, true
 	for _, n := range st.Nodes {
 		if n.State == "unassigned" {
 			continue // not a home of anything yet
@@ -221,15 +203,18 @@ func (w *redundancyWatch) check(st *adminapi.Status, starts map[string]time.Time
 			pending = append(pending, n.ID+" (down)")
 		case !n.Reported:
 			pending = append(pending, n.ID+" (no answer)")
-		case !w.fresh(n, starts):
+		case n.CensusStarted.IsZero():
 			w.up[n.ID] = true
-			w.stale = w.stale || n.LastScan.After(w.since)
-			pending = append(pending, n.ID+" (scanning)")
+			pending = append(pending, n.ID+" (no census yet)")
+		case n.CensusStarted.Before(w.since):
+			w.up[n.ID] = true
+			pending = append(pending, n.ID+" (census from before)")
 		default:
 			w.up[n.ID] = true
+			w.recounted = w.recounted && !n.CensusStarted.Before(w.askedAt)
 		}
 	}
-	w.scanned = nodes > 0 && len(pending) == 0
+	w.recounted = w.recounted && nodes > 0 && len(pending) == 0
 	var degraded int64
 	for i, n := range s.Objects {
 		if i < m {
@@ -240,7 +225,7 @@ func (w *redundancyWatch) check(st *adminapi.Status, starts map[string]time.Time
 	case nodes == 0:
 		s.Waiting = "the gateway to list the nodes"
 	case len(pending) > 0:
-		s.Waiting = "a scanner pass begun after the restart on " + strings.Join(pending, ", ")
+		s.Waiting = "a census begun after the restart on " + strings.Join(pending, ", ")
 	case degraded > 0:
 		s.Waiting = fmt.Sprintf("%d objects below full redundancy", degraded)
 	case r.Lost > 0:
@@ -251,154 +236,28 @@ func (w *redundancyWatch) check(st *adminapi.Status, starts map[string]time.Time
 	return s
 }
 
+// ask notes an ask for scanner passes made at at. Nodes down now are not
+// asked; they count as new once up.
+func (w *redundancyWatch) ask(at time.Time) {
+	w.heals++
+	w.asked, w.askedAt = w.up, at
+}
+
 // passWanted reports whether asking for scanner passes now would help,
 // after the status that gave s: a node has come up since the last ask (it
-// was not asked), a node's last pass ended after since but is not known
-// to have begun after it (it may have been idle when asked: the next pass
-// tells), or every node has scanned afresh and objects are still below
-// full redundancy (a pass repairs). Otherwise the passes asked for are
-// still running.
+// was not asked), or every node has counted afresh, since the last ask
+// too, and objects are still below full redundancy (a pass repairs, and a
+// census may have run before another node's repair or hint replay
+// landed). Otherwise the censuses asked for are still to come: a node
+// asked while in a pass runs one more after it, whose census begins after
+// the ask, and asking again would only queue another.
 func (w *redundancyWatch) passWanted(s RedundancyState) bool {
 	for id := range w.up {
 		if !w.asked[id] {
 			return true
 		}
 	}
-	return w.stale || w.scanned && !s.Full
-}
-
-// fresh reports whether the node's last pass is known to have begun after
-// w.since: by starts, or by an earlier pass seen ending after since.
-func (w *redundancyWatch) fresh(n adminapi.NodeStatus, starts map[string]time.Time) bool {
-	if !n.LastScan.After(w.since) {
-		return false
-	}
-	if t, ok := starts[n.ID]; ok && !t.Before(w.since) {
-		return true
-	}
-	first, seen := w.ended[n.ID]
-	if !seen {
-		w.ended[n.ID] = n.LastScan
-		return false
-	}
-	return n.LastScan.After(first)
-}
-
-// Names of the node metrics that say when its last scanner pass ended and
-// how long it took (node/metrics.go).
-const (
-	metricLastPass     = "cairn_node_scanner_last_pass_timestamp_seconds"
-	metricLastDuration = "cairn_node_scanner_last_pass_duration_seconds"
-)
-
-// parseLastPass reads a node's Prometheus text exposition for when its
-// last scanner pass ended and how long it took; ok is false before its
-// first pass.
-func parseLastPass(r io.Reader) (end time.Time, took time.Duration, ok bool, err error) {
-	var gotEnd, gotTook bool
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		i := strings.IndexAny(line, "{ ")
-		if i < 0 {
-			continue
-		}
-		name, rest := line[:i], line[i:]
-		if name != metricLastPass && name != metricLastDuration {
-			continue
-		}
-		if rest[0] == '{' {
-			j := strings.IndexByte(rest, '}')
-			if j < 0 {
-				continue
-			}
-			rest = rest[j+1:]
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, perr := strconv.ParseFloat(f[0], 64)
-		if perr != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			continue
-		}
-		if name == metricLastPass {
-			sec, frac := math.Modf(v)
-			end, gotEnd = time.Unix(int64(sec), int64(frac*1e9)), true
-		} else {
-			took, gotTook = time.Duration(v*float64(time.Second)), true
-		}
-	}
-	return end, took, gotEnd && gotTook, sc.Err()
-}
-
-// passMatch is how close a node's metrics and the gateway's status must
-// put the end of a pass to be taken for the same pass: the metric is a
-// float of seconds, good to a microsecond, and passes are far apart.
-const passMatch = time.Millisecond
-
-// lastPassFunc says when a node's last scanner pass ended and how long it
-// took, as the node itself reports it.
-type lastPassFunc func(ctx context.Context, id string) (end time.Time, took time.Duration, ok bool)
-
-// passStartsFrom is a passStarts that asks lastPass about each node once
-// per pass the status reports: the pass began at its end less its length.
-func passStartsFrom(lastPass lastPassFunc) passStarts {
-	type pass struct{ end, start time.Time }
-	known := map[string]pass{}
-	return func(ctx context.Context, st *adminapi.Status) map[string]time.Time {
-		out := map[string]time.Time{}
-		for _, n := range st.Nodes {
-			if !n.Reported || n.LastScan.IsZero() {
-				continue
-			}
-			if p, ok := known[n.ID]; ok && p.end.Equal(n.LastScan) {
-				out[n.ID] = p.start
-				continue
-			}
-			end, took, ok := lastPass(ctx, n.ID)
-			// A pass that ended between the status and this call is not
-			// the one the status's histogram is from.
-			if !ok || end.Sub(n.LastScan).Abs() > passMatch {
-				continue
-			}
-			known[n.ID] = pass{n.LastScan, end.Add(-took)}
-			out[n.ID] = end.Add(-took)
-		}
-		return out
-	}
-}
-
-// metricsLastPass is a lastPassFunc that reads the node's /metrics at
-// metricsURL(id); "" means the node has none.
-func metricsLastPass(hc *http.Client, metricsURL func(id string) string) lastPassFunc {
-	return func(ctx context.Context, id string) (time.Time, time.Duration, bool) {
-		u := metricsURL(id)
-		if u == "" {
-			return time.Time{}, 0, false
-		}
-		return fetchLastPass(ctx, hc, u)
-	}
-}
-
-func fetchLastPass(ctx context.Context, hc *http.Client, url string) (time.Time, time.Duration, bool) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return time.Time{}, 0, false
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return time.Time{}, 0, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return time.Time{}, 0, false
-	}
-	end, took, ok, err := parseLastPass(resp.Body)
-	return end, took, ok && err == nil
+	return w.recounted && !s.Full
 }
 
 // redundancyWatcher is a RedundancyTarget's watch running beside a

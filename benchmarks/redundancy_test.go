@@ -17,96 +17,68 @@ import (
 
 	"cairn/internal/adminapi"
 	"cairn/internal/clustertest"
+	"cairn/internal/objctl"
 )
 
 func TestRedundancyWatchCheck(t *testing.T) {
 	t.Parallel()
 	since := time.Date(2026, 11, 26, 8, 0, 30, 0, time.UTC)
-	before, after1, after2 := since.Add(-time.Second), since.Add(2*time.Second), since.Add(5*time.Second)
-	node := func(id string, lastScan time.Time) adminapi.NodeStatus {
-		return adminapi.NodeStatus{ID: id, State: "active", Alive: true, Reported: true, LastScan: lastScan}
+	before, after := since.Add(-time.Millisecond), since.Add(2*time.Second)
+	// node is up, reporting, with its last census begun at census (zero:
+	// none yet). LastScan, when its last pass ended, is set well after
+	// since on every node so that a watch judging by it would call them
+	// all fresh.
+	node := func(id string, census time.Time) adminapi.NodeStatus {
+		return adminapi.NodeStatus{ID: id, State: "active", Alive: true, Reported: true,
+			LastScan: since.Add(time.Minute), CensusStarted: census}
 	}
-	down := func(id string) adminapi.NodeStatus { return adminapi.NodeStatus{ID: id, State: "active"} }
+	down := func(id string) adminapi.NodeStatus {
+		return adminapi.NodeStatus{ID: id, State: "active", CensusStarted: after}
+	}
 	mute := func(id string) adminapi.NodeStatus {
-		return adminapi.NodeStatus{ID: id, State: "active", Alive: true}
+		return adminapi.NodeStatus{ID: id, State: "active", Alive: true, CensusStarted: after}
+	}
+	unassigned := func(id string, census time.Time) adminapi.NodeStatus {
+		n := node(id, census)
+		n.State = "unassigned"
+		return n
 	}
 	full := map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 0, 13}}}
-	// begun says every listed node's pass began at t.
-	begun := func(t time.Time, ids ...string) map[string]time.Time {
-		m := map[string]time.Time{}
-		for _, id := range ids {
-			m[id] = t
-		}
-		return m
-	}
-	type step struct {
+	for _, tc := range []struct {
+		name    string
 		nodes   []adminapi.NodeStatus
 		buckets map[string]adminapi.Redundancy
-		starts  map[string]time.Time
 		full    bool
 		waiting string // a part of Waiting when not full
-	}
-	for _, tc := range []struct {
-		name  string
-		steps []step
 	}{
-		{"a node down", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), down("n2")}, buckets: full, starts: begun(after1, "n1"), waiting: "n2 (down)"},
-		}},
-		{"a node that does not answer", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), mute("n2")}, buckets: full, starts: begun(after1, "n1"), waiting: "n2 (no answer)"},
-		}},
-		{"a pass that ended before the restart", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), node("n2", before)}, buckets: full, starts: begun(after1, "n1"), waiting: "n2 (scanning)"},
-		}},
-		{"a node that never scanned", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), node("n2", time.Time{})}, buckets: full, starts: begun(after1, "n1"), waiting: "n2 (scanning)"},
-		}},
-		{"a pass ended after the restart may have begun before it: the next one counts", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), node("n2", after1)}, buckets: full, waiting: "n1 (scanning), n2 (scanning)"},
-			{nodes: []adminapi.NodeStatus{node("n1", after1), node("n2", after1)}, buckets: full, waiting: "n1 (scanning), n2 (scanning)"},
-			{nodes: []adminapi.NodeStatus{node("n1", after2), node("n2", after1)}, buckets: full, waiting: "n2 (scanning)"},
-			{nodes: []adminapi.NodeStatus{node("n1", after2), node("n2", after2)}, buckets: full, full: true},
-		}},
-		{"a pass its node says began after the restart counts at once", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), node("n2", after1)}, buckets: full, starts: begun(since, "n1", "n2"), full: true},
-		}},
-		{"a pass its node says began before the restart does not count", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), node("n2", after1)}, buckets: full,
-				starts: begun(since.Add(-time.Millisecond), "n1", "n2"), waiting: "n1 (scanning), n2 (scanning)"},
-			{nodes: []adminapi.NodeStatus{node("n1", after2), node("n2", after2)}, buckets: full, full: true},
-		}},
-		{"objects below full redundancy, then repaired", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), node("n2", after1)}, starts: begun(after1, "n1", "n2"),
-				buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{1, 3, 9}}}, waiting: "4 objects below full redundancy"},
-			{nodes: []adminapi.NodeStatus{node("n1", after2), node("n2", after2)}, starts: begun(after2, "n1", "n2"), buckets: full, full: true},
-		}},
-		{"lost objects", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1)}, starts: begun(after1, "n1"),
-				buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 0, 13}, Lost: 1}}, waiting: "1 lost objects"},
-		}},
-		{"another bucket's damage does not count", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1)}, starts: begun(after1, "n1"),
-				buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 0, 13}}, "other": {Objects: []int64{5, 0, 0}, Lost: 2}}, full: true},
-		}},
-		{"a node outside the layout is not waited for", []step{
-			{nodes: []adminapi.NodeStatus{node("n1", after1), {ID: "n7", State: "unassigned"}}, starts: begun(after1, "n1"), buckets: full, full: true},
-		}},
-		{"no nodes listed", []step{
-			{buckets: full, waiting: "the gateway"},
-		}},
+		{name: "every census began after the restart", nodes: []adminapi.NodeStatus{node("n1", after), node("n2", after)}, buckets: full, full: true},
+		{name: "a census that began at the restart counts", nodes: []adminapi.NodeStatus{node("n1", since), node("n2", after)}, buckets: full, full: true},
+		{name: "a census that began before the restart does not count, though its pass ended after",
+			nodes: []adminapi.NodeStatus{node("n1", after), node("n2", before)}, buckets: full, waiting: "n2 (census from before)"},
+		{name: "a node with no census yet", nodes: []adminapi.NodeStatus{node("n1", after), node("n2", time.Time{})}, buckets: full, waiting: "n2 (no census yet)"},
+		{name: "a node down", nodes: []adminapi.NodeStatus{node("n1", after), down("n2")}, buckets: full, waiting: "n2 (down)"},
+		{name: "a node that does not answer", nodes: []adminapi.NodeStatus{node("n1", after), mute("n2")}, buckets: full, waiting: "n2 (no answer)"},
+		{name: "every node stale is named", nodes: []adminapi.NodeStatus{node("n1", before), node("n2", time.Time{}), down("n3")}, buckets: full,
+			waiting: "n1 (census from before), n2 (no census yet), n3 (down)"},
+		{name: "objects below full redundancy", nodes: []adminapi.NodeStatus{node("n1", after), node("n2", after)},
+			buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{1, 3, 9}}}, waiting: "4 objects below full redundancy"},
+		{name: "lost objects", nodes: []adminapi.NodeStatus{node("n1", after)},
+			buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 0, 13}, Lost: 1}}, waiting: "1 lost objects"},
+		{name: "another bucket's damage does not count", nodes: []adminapi.NodeStatus{node("n1", after)},
+			buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 0, 13}}, "other": {Objects: []int64{5, 0, 0}, Lost: 2}}, full: true},
+		{name: "a node outside the layout is not waited for", nodes: []adminapi.NodeStatus{node("n1", after), unassigned("n7", time.Time{})}, buckets: full, full: true},
+		{name: "a node outside the layout does not make a cluster", nodes: []adminapi.NodeStatus{unassigned("n7", after)}, buckets: full, waiting: "the gateway"},
+		{name: "no nodes listed", buckets: full, waiting: "the gateway"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newRedundancyWatch("b", since)
-			for i, s := range tc.steps {
-				st := &adminapi.Status{DataShards: 4, ParityShards: 2, Nodes: s.nodes, Buckets: s.buckets}
-				got := w.check(st, s.starts, after2)
-				if got.Full != s.full || !s.full && !strings.Contains(got.Waiting, s.waiting) {
-					t.Fatalf("step %d: full %v, waiting for %q; want full %v, waiting for %q", i, got.Full, got.Waiting, s.full, s.waiting)
-				}
-				if got.Full && (got.FullObjects() != 13 || got.Waiting != "") {
-					t.Errorf("step %d: full with %d objects at full redundancy, waiting %q; want 13 and nothing", i, got.FullObjects(), got.Waiting)
-				}
+			st := &adminapi.Status{DataShards: 4, ParityShards: 2, Nodes: tc.nodes, Buckets: tc.buckets}
+			got := w.check(st, after)
+			if got.Full != tc.full || !tc.full && !strings.Contains(got.Waiting, tc.waiting) {
+				t.Fatalf("full %v, waiting for %q; want full %v, waiting for %q", got.Full, got.Waiting, tc.full, tc.waiting)
+			}
+			if got.Full && (got.FullObjects() != 13 || got.Waiting != "") {
+				t.Errorf("full with %d objects at full redundancy, waiting %q; want 13 and nothing", got.FullObjects(), got.Waiting)
 			}
 		})
 	}
@@ -115,10 +87,11 @@ func TestRedundancyWatchCheck(t *testing.T) {
 func TestRedundancyWatchAsksForPassesOnlyWhenNeeded(t *testing.T) {
 	t.Parallel()
 	since := time.Date(2026, 11, 26, 8, 0, 30, 0, time.UTC)
-	before, after1, after2 := since.Add(-time.Second), since.Add(2*time.Second), since.Add(5*time.Second)
-	node := func(id string, lastScan time.Time) adminapi.NodeStatus {
-		return adminapi.NodeStatus{ID: id, State: "active", Alive: true, Reported: true, LastScan: lastScan}
+	at := func(s int) time.Time { return since.Add(time.Duration(s) * time.Second) }
+	node := func(id string, census time.Time) adminapi.NodeStatus {
+		return adminapi.NodeStatus{ID: id, State: "active", Alive: true, Reported: true, CensusStarted: census}
 	}
+	down := adminapi.NodeStatus{ID: "n2", State: "active"}
 	full := map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 0, 13}}}
 	degraded := map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 2, 11}}}
 	w := newRedundancyWatch("b", since)
@@ -126,26 +99,26 @@ func TestRedundancyWatchAsksForPassesOnlyWhenNeeded(t *testing.T) {
 		why     string
 		nodes   []adminapi.NodeStatus
 		buckets map[string]adminapi.Redundancy
-		starts  map[string]time.Time
 		want    bool
-		ask     bool // the watch asks after this status
+		askAt   int // the watch asks after this status, at that many seconds after since; 0 for not
 	}{
-		{"n1 was never asked", []adminapi.NodeStatus{node("n1", before), {ID: "n2", State: "active"}}, full, nil, true, true},
-		{"n1 is scanning, n2 down", []adminapi.NodeStatus{node("n1", before), {ID: "n2", State: "active"}}, full, nil, false, false},
-		{"n2 has come up", []adminapi.NodeStatus{node("n1", before), node("n2", time.Time{})}, full, nil, true, true},
-		{"both scanning as asked; n1's pass began after the restart", []adminapi.NodeStatus{node("n1", after1), node("n2", time.Time{})}, full,
-			map[string]time.Time{"n1": since.Add(time.Millisecond)}, false, false},
-		{"n2's pass ended, its start unknown: the next one tells", []adminapi.NodeStatus{node("n1", after1), node("n2", after1)}, degraded,
-			map[string]time.Time{"n1": since.Add(time.Millisecond)}, true, true},
-		{"both scanned afresh, objects still below full redundancy", []adminapi.NodeStatus{node("n1", after1), node("n2", after2)}, degraded,
-			map[string]time.Time{"n1": since.Add(time.Millisecond)}, true, true},
+		{"n1 was never asked", []adminapi.NodeStatus{node("n1", at(-5)), down}, full, true, 1},
+		{"n1's census is to come, n2 down", []adminapi.NodeStatus{node("n1", at(-5)), down}, full, false, 0},
+		{"n2 has come up", []adminapi.NodeStatus{node("n1", at(-5)), node("n2", time.Time{})}, full, true, 3},
+		{"both counting as asked", []adminapi.NodeStatus{node("n1", at(2)), node("n2", at(-5))}, degraded, false, 0},
+		{"both counted afresh, objects still below full redundancy", []adminapi.NodeStatus{node("n1", at(4)), node("n2", at(4))}, degraded, true, 5},
+		{"the censuses asked for last have not begun", []adminapi.NodeStatus{node("n1", at(4)), node("n2", at(6))}, degraded, false, 0},
+		{"both counted again since the last ask, still degraded", []adminapi.NodeStatus{node("n1", at(6)), node("n2", at(6))}, degraded, true, 0},
 	} {
-		st := w.check(&adminapi.Status{ParityShards: 2, Nodes: s.nodes, Buckets: s.buckets}, s.starts, after2)
+		st := w.check(&adminapi.Status{ParityShards: 2, Nodes: s.nodes, Buckets: s.buckets}, at(10))
+		if st.Full {
+			t.Fatalf("step %d (%s): full; every step here has something left", i, s.why)
+		}
 		if got := w.passWanted(st); got != s.want {
 			t.Errorf("step %d (%s): passWanted = %v; want %v (waiting for %s)", i, s.why, got, s.want, st.Waiting)
 		}
-		if s.ask {
-			w.asked = w.up
+		if s.askAt != 0 {
+			w.ask(at(s.askAt))
 		}
 	}
 }
@@ -154,63 +127,72 @@ func TestRedundancyWatchEmptyBucketIsFull(t *testing.T) {
 	t.Parallel()
 	since := time.Now()
 	w := newRedundancyWatch("b", since)
-	st := &adminapi.Status{ParityShards: 2, Nodes: []adminapi.NodeStatus{{ID: "n1", State: "active", Alive: true, Reported: true, LastScan: since.Add(time.Second)}}}
-	got := w.check(st, map[string]time.Time{"n1": since}, since)
+	st := &adminapi.Status{ParityShards: 2, Nodes: []adminapi.NodeStatus{{ID: "n1", State: "active", Alive: true, Reported: true, CensusStarted: since}}}
+	got := w.check(st, since)
 	if !got.Full || len(got.Objects) != 3 || got.FullObjects() != 0 {
 		t.Errorf("check = %+v; want full, with a histogram of zeros 0..m", got)
 	}
 }
 
-func TestParseLastPass(t *testing.T) {
+// censusAPI is a cluster of one node as the admin API shows it: each Heal
+// makes the node's census begin then. Its histogram shows one object
+// degraded after the first heal (the census ran before a repair landed)
+// and none before (a census from before the restart) or after the second.
+type censusAPI struct {
+	mu        sync.Mutex
+	census    time.Time
+	heals     int
+	statusErr error
+}
+
+func (a *censusAPI) Status(context.Context) (*adminapi.Status, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.statusErr != nil {
+		return nil, a.statusErr
+	}
+	objects := []int64{0, 0, 13}
+	if a.heals == 1 {
+		objects = []int64{0, 1, 12}
+	}
+	return &adminapi.Status{DataShards: 4, ParityShards: 2, Buckets: map[string]adminapi.Redundancy{"b": {Objects: objects}},
+		Nodes: []adminapi.NodeStatus{{ID: "n1", State: "active", Alive: true, Reported: true, CensusStarted: a.census}}}, nil
+}
+
+func (a *censusAPI) Heal(context.Context, string) (*adminapi.Status, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.heals++
+	a.census = time.Now()
+	return &adminapi.Status{}, nil
+}
+
+func TestWatchRedundancyAsksAgainWhileObjectsAreDegraded(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name, text string
-		end        time.Time
-		took       time.Duration
-		ok         bool
-	}{
-		{"with the node label", `# HELP cairn_node_scanner_last_pass_timestamp_seconds When the scanner's last pass ended, Unix time.
-# TYPE cairn_node_scanner_last_pass_timestamp_seconds gauge
-cairn_node_scanner_last_pass_timestamp_seconds{node="n1"} 1.7645e+09
-cairn_node_scanner_last_pass_duration_seconds_total{node="n1"} 99
-cairn_node_scanner_last_pass_duration_seconds{node="n1"} 2.5
-`, time.Unix(1_764_500_000, 0), 2500 * time.Millisecond, true},
-		{"without labels, a fraction of a second", "cairn_node_scanner_last_pass_duration_seconds 0.25\ncairn_node_scanner_last_pass_timestamp_seconds 1764500000.5\n",
-			time.Unix(1_764_500_000, 5e8), 250 * time.Millisecond, true},
-		{"before the first pass", "cairn_node_scanner_passes_total{node=\"n1\"} 0\n", time.Time{}, 0, false},
-		{"an end without a duration", "cairn_node_scanner_last_pass_timestamp_seconds 1.7645e+09\n", time.Unix(1_764_500_000, 0), 0, false},
-	} {
-		end, took, ok, err := parseLastPass(strings.NewReader(tc.text))
-		if err != nil || ok != tc.ok || ok && (end.Sub(tc.end).Abs() > time.Microsecond || took != tc.took) {
-			t.Errorf("%s: parseLastPass = %v, %v, %v, %v; want %v, %v, %v", tc.name, end, took, ok, err, tc.end, tc.took, tc.ok)
-		}
+	since := time.Now()
+	api := &censusAPI{census: since.Add(-time.Second)}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	st, err := watchRedundancy(ctx, api, "b", since)
+	if err != nil || !st.Full {
+		t.Fatalf("watchRedundancy = %+v, %v; want full", st, err)
+	}
+	if st.Heals != 2 || api.heals != 2 {
+		t.Errorf("asked for passes %d times (the node saw %d); want 2: at the start, and again once the fresh census showed a degraded object", st.Heals, api.heals)
+	}
+	if took := st.At.Sub(since); took < redundancyKick || took > redundancyKick+2*time.Second {
+		t.Errorf("full after %v; want a little over %v, the wait between asks", took, redundancyKick)
 	}
 }
 
-func TestPassStartsFromMatchesThePassTheStatusReports(t *testing.T) {
+func TestWatchRedundancyStopsOnARefusedKey(t *testing.T) {
 	t.Parallel()
-	end := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
-	calls := 0
-	nodeEnd := map[string]time.Time{"n1": end.Add(300 * time.Nanosecond), "n2": end.Add(3 * time.Second)}
-	starts := passStartsFrom(func(_ context.Context, id string) (time.Time, time.Duration, bool) {
-		calls++
-		return nodeEnd[id], 2 * time.Second, true
-	})
-	st := &adminapi.Status{Nodes: []adminapi.NodeStatus{
-		{ID: "n1", Reported: true, LastScan: end},
-		{ID: "n2", Reported: true, LastScan: end}, // its node has ended another pass since
-		{ID: "n3", LastScan: end},                 // did not answer the gateway
-	}}
-	got := starts(t.Context(), st)
-	if len(got) != 1 || got["n1"].Sub(end.Add(-2*time.Second)).Abs() > time.Microsecond {
-		t.Errorf("starts = %v; want only n1, at %v", got, end.Add(-2*time.Second))
-	}
-	if calls != 2 {
-		t.Errorf("asked the nodes %d times; want 2 (n1, n2)", calls)
-	}
-	starts(t.Context(), st)
-	if calls != 3 {
-		t.Errorf("after a second status of the same passes, asked %d times in all; want 3 (n2 again, n1 known)", calls)
+	api := &censusAPI{statusErr: &objctl.APIError{StatusCode: http.StatusForbidden, Message: "not an admin"}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	st, err := watchRedundancy(ctx, api, "b", time.Now())
+	if err == nil || ctx.Err() != nil || st.Full || st.Polls != 1 {
+		t.Errorf("watchRedundancy = %+v, %v; want an error after one status read, before the deadline", st, err)
 	}
 }
 

@@ -163,9 +163,8 @@ func (tt *testTarget) Pause(int) error               { return errUnsupported }
 func (tt *testTarget) Resume(int) error              { return errUnsupported }
 func (tt *testTarget) Slow(int, time.Duration) error { return errUnsupported }
 
-// FullRedundancy watches through the gateway's admin API, with each node's
-// scanner stats for when its passes began, as LocalCluster does with the
-// nodes' metrics.
+// FullRedundancy watches through the gateway's admin API, as LocalCluster
+// does.
 func (tt *testTarget) FullRedundancy(ctx context.Context, bucket string, since time.Time) (RedundancyState, error) {
 	admin := httptest.NewServer(tt.c.Gateway.AdminHandler())
 	defer admin.Close()
@@ -173,16 +172,7 @@ func (tt *testTarget) FullRedundancy(ctx context.Context, bucket string, since t
 	if err != nil {
 		return RedundancyState{}, err
 	}
-	lastPass := func(_ context.Context, id string) (time.Time, time.Duration, bool) {
-		for _, n := range tt.c.Nodes {
-			if nd := n.Node(); n.ID == id && nd != nil {
-				s := nd.ScannerStats()
-				return s.LastPass, s.LastPassDuration, !s.LastPass.IsZero()
-			}
-		}
-		return time.Time{}, 0, false
-	}
-	return watchRedundancy(ctx, api, bucket, since, passStartsFrom(lastPass))
+	return watchRedundancy(ctx, api, bucket, since)
 }
 
 func (tt *testTarget) Heal() ([]FaultEvent, error) {

@@ -280,34 +280,55 @@ func TestHealWait(t *testing.T) {
 			Durability: adminapi.Redundancy{Objects: objects, Lost: lost},
 			Buckets:    map[string]adminapi.Redundancy{"b": {Objects: objects, Lost: lost}}}
 		for _, id := range []string{"n1", "n2"} {
-			st.Nodes = append(st.Nodes, adminapi.NodeStatus{ID: id, State: "active", Alive: true, Reported: true, LastScan: at})
+			st.Nodes = append(st.Nodes, adminapi.NodeStatus{ID: id, State: "active", Alive: true, Reported: true, LastScan: at, CensusStarted: at})
+		}
+		return st
+	}
+	// passes sets when every node's last pass ended and its last census
+	// began.
+	passes := func(st adminapi.Status, ended, census time.Time) adminapi.Status {
+		st.Nodes = slices.Clone(st.Nodes)
+		for i := range st.Nodes {
+			st.Nodes[i].LastScan, st.Nodes[i].CensusStarted = ended, census
 		}
 		return st
 	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
-		name    string
-		seq     []adminapi.Status // the replies to each status read, the first before the heal; the last repeats
-		bucket  string
-		wantErr string
+		name      string
+		seq       []adminapi.Status // the replies to each status read, the first before the heal; the last repeats
+		bucket    string
+		wantErr   string
+		wantHeals int
 	}{
 		{"debt paid off", []adminapi.Status{
 			healed(t0, 5, 2, []int64{1, 3, 10}, 0),
-			healed(t0, 3, 2, []int64{1, 3, 10}, 0),                  // no pass since the heal yet
-			healed(t0.Add(time.Second), 0, 1, []int64{0, 1, 13}, 0), // a pass, debt left
+			healed(t0, 3, 2, []int64{1, 3, 10}, 0),                  // no census since the heal yet
+			healed(t0.Add(time.Second), 0, 1, []int64{0, 1, 13}, 0), // a census, debt left: heal again
 			healed(t0.Add(2*time.Second), 0, 0, []int64{0, 0, 14}, 0),
-		}, "", ""},
+		}, "", "", 2},
 		{"one bucket", []adminapi.Status{
 			healed(t0, 0, 0, []int64{0, 2, 0}, 0),
 			healed(t0.Add(time.Second), 0, 0, []int64{0, 0, 2}, 0),
-		}, "b", ""},
+		}, "b", "", 1},
+		{"a census begun after the heal counts before its pass ends", []adminapi.Status{
+			healed(t0, 0, 0, []int64{0, 2, 0}, 0),
+			passes(healed(t0.Add(time.Second), 0, 0, []int64{0, 0, 2}, 0), t0.Add(-time.Second), t0.Add(time.Millisecond)),
+		}, "", "", 1},
+		{"a pass ended after the heal does not count when its census began before", []adminapi.Status{
+			healed(t0, 0, 0, []int64{0, 2, 0}, 0),
+			passes(healed(t0.Add(time.Second), 0, 0, []int64{0, 0, 2}, 0), t0.Add(time.Second), t0.Add(-time.Millisecond)),
+		}, "", "waiting for a census begun after the heal on n1 (counting), n2 (counting)", 1},
 		{"objects lost", []adminapi.Status{
 			healed(t0, 1, 0, []int64{0, 0, 5}, 2),
 			healed(t0.Add(time.Second), 0, 0, []int64{0, 0, 5}, 2),
-		}, "", "2 objects are lost"},
-		{"never scanned", []adminapi.Status{
+		}, "", "2 objects are lost", 1},
+		{"never counted", []adminapi.Status{
 			healed(t0, 1, 0, []int64{0, 0, 5}, 0),
-		}, "", "gave up on the heal after 50ms: waiting for a scanner pass on n1 (scanning), n2 (scanning)"},
+		}, "", "gave up on the heal after 50ms: waiting for a census begun after the heal on n1 (counting), n2 (counting)", 1},
+		{"no census at all", []adminapi.Status{
+			passes(healed(t0, 1, 0, []int64{0, 0, 5}, 0), time.Time{}, time.Time{}),
+		}, "", "n1 (counting), n2 (counting)", 1},
 	}
 	for _, tc := range tests {
 		sc := newScripted()
@@ -335,8 +356,18 @@ func TestHealWait(t *testing.T) {
 		if tc.bucket != "" {
 			wantPath += "?bucket=" + tc.bucket
 		}
-		if calls := srv.callList(); len(calls) < 2 || calls[0] != "GET /admin/v1/status" || calls[1] != "POST "+wantPath {
+		calls := srv.callList()
+		if len(calls) < 2 || calls[0] != "GET /admin/v1/status" || calls[1] != "POST "+wantPath {
 			t.Errorf("%s: calls %q", tc.name, calls)
+		}
+		heals := 0
+		for _, c := range calls {
+			if c == "POST "+wantPath {
+				heals++
+			}
+		}
+		if heals != tc.wantHeals {
+			t.Errorf("%s: %d heals; want %d", tc.name, heals, tc.wantHeals)
 		}
 	}
 }

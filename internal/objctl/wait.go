@@ -16,11 +16,17 @@ import (
 // drain, a heal) by reading the status every poll interval, with a
 // progress bar on stderr, until the work is over or --timeout passes.
 //
-// Shard counts, the durability histogram and the misplaced counts are as
-// of each node's last scanner pass; only the moved counters and hint debt
-// move in between. So the work is over only when every live node has
-// ended a pass after the change (NodeStatus.LastScan after since) and that
-// pass found nothing left.
+// Shard counts and the durability histogram are as of each node's last
+// census, early in its scanner pass, and the misplaced counts as of the
+// rebalance step later in it; only the moved counters, hint debt and the
+// repair queue move in between. So a rebalance or a drain is over only
+// when every live node has ended a pass after the change
+// (NodeStatus.LastScan after since) and that pass found nothing left. A
+// heal reads only the histogram of those, which shows the data as of when
+// its censuses began (NodeStatus.CensusStarted): censuses begun after
+// since are enough, and waiting for their passes to end would also wait
+// out the scrub, minutes over a few gigabytes, for nothing the heal looks
+// at.
 type waiter struct {
 	s      *session
 	before *adminapi.Status
@@ -150,7 +156,20 @@ func updateBar(bar *progressbar.ProgressBar, p progress) {
 // w.since, or do not hold epoch yet, and the nodes of the layout that are
 // down: the work cannot be known to be over while either list is not
 // empty.
-func (w *waiter) scanned(st *adminapi.Status) (pending []string) {
+func (w *waiter) scanned(st *adminapi.Status) []string {
+	return w.pending(st, "scanning", func(n adminapi.NodeStatus) bool { return n.LastScan.After(w.since) })
+}
+
+// counted is scanned for the durability histogram alone: it wants of each
+// live node a census begun after w.since rather than a pass ended after it.
+func (w *waiter) counted(st *adminapi.Status) []string {
+	return w.pending(st, "counting", func(n adminapi.NodeStatus) bool { return n.CensusStarted.After(w.since) })
+}
+
+// pending lists the nodes of the layout that are down, do not answer, do
+// not hold epoch yet, or whose figures fresh finds older than the change,
+// these marked busy ("n1 (counting)").
+func (w *waiter) pending(st *adminapi.Status, busy string, fresh func(adminapi.NodeStatus) bool) (pending []string) {
 	for _, n := range st.Nodes {
 		if n.State == "unassigned" {
 			continue
@@ -162,8 +181,8 @@ func (w *waiter) scanned(st *adminapi.Status) (pending []string) {
 			pending = append(pending, n.ID+" (no answer)")
 		case n.LayoutEpoch < w.epoch:
 			pending = append(pending, n.ID+" (older layout)")
-		case !n.LastScan.After(w.since):
-			pending = append(pending, n.ID+" (scanning)")
+		case !fresh(n):
+			pending = append(pending, n.ID+" ("+busy+")")
 		}
 	}
 	return pending
@@ -258,8 +277,9 @@ func (w *waiter) drain(ctx context.Context, id string) error {
 }
 
 // heal follows a heal until hint debt and the repair queue are empty and
-// every object (of bucket, if set) is at full redundancy. The bar counts
-// debt paid off: hints, queued repairs and degraded objects.
+// every object (of bucket, if set) is at full redundancy, by a histogram
+// whose censuses all began after the heal. The bar counts debt paid off:
+// hints, queued repairs and degraded objects.
 func (w *waiter) heal(ctx context.Context, bucket string) error {
 	debt := func(st *adminapi.Status) (degraded, lost, total int64) {
 		r := st.Durability
@@ -282,15 +302,17 @@ func (w *waiter) heal(ctx context.Context, bucket string) error {
 		degraded, lost, left := debt(st)
 		total = max(total, left)
 		p := progress{total: total, amount: total - left}
-		pending := w.scanned(st)
+		pending := w.counted(st)
 		switch {
 		case len(pending) > 0:
-			p.waitingFor = "a scanner pass on " + strings.Join(pending, ", ")
+			p.waitingFor = "a census begun after the heal on " + strings.Join(pending, ", ")
 		case left > 0:
-			// Every node has passed since the last start and work is left:
-			// one node's census may have run before another's repair or
-			// hint replay landed. Start the next passes now rather than
-			// wait for the scan interval.
+			// Every node has counted since the last start and work is
+			// left: one node's census may have run before another's
+			// repair or hint replay landed. Start the next passes now
+			// rather than wait for the scan interval; a node still in its
+			// pass runs one more after it, whose census begins after
+			// st.Time.
 			if _, err := w.s.c.Heal(ctx, bucket); err == nil {
 				w.since = st.Time
 			}
