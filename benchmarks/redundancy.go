@@ -29,7 +29,8 @@ type RedundancyTarget interface {
 type RedundancyState struct {
 	At time.Time `json:"at"` // when the status was read
 	// Full says every node was alive, had a census begun after the watch
-	// started, and every object was at full redundancy.
+	// started, every object was at full redundancy, and no shard was
+	// still held as a hint.
 	Full bool `json:"full"`
 	// ParityShards is m: Objects[r] objects can lose r more shards, r =
 	// 0..m, so Objects[m] are at full redundancy.
@@ -47,6 +48,17 @@ type RedundancyState struct {
 	// passes.
 	Polls int `json:"polls"`
 	Heals int `json:"heals"`
+}
+
+// degraded is how many objects were below full redundancy.
+func (s RedundancyState) degraded() int64 {
+	var n int64
+	for i, c := range s.Objects {
+		if i < s.ParityShards {
+			n += c
+		}
+	}
+	return n
 }
 
 // FullObjects is how many objects were at full redundancy.
@@ -215,12 +227,7 @@ func (w *redundancyWatch) check(st *adminapi.Status, at time.Time) RedundancySta
 		}
 	}
 	w.recounted = w.recounted && nodes > 0 && len(pending) == 0
-	var degraded int64
-	for i, n := range s.Objects {
-		if i < m {
-			degraded += n
-		}
-	}
+	degraded := s.degraded()
 	switch {
 	case nodes == 0:
 		s.Waiting = "the gateway to list the nodes"
@@ -230,6 +237,11 @@ func (w *redundancyWatch) check(st *adminapi.Status, at time.Time) RedundancySta
 		s.Waiting = fmt.Sprintf("%d objects below full redundancy", degraded)
 	case r.Lost > 0:
 		s.Waiting = fmt.Sprintf("%d lost objects (fewer than %d shards readable)", r.Lost, st.DataShards)
+	case st.HintCount > 0:
+		// A census counts a hinted shard as readable, but full redundancy
+		// is every shard back on its home: a fallback holding a shard may
+		// hold another of the same object too.
+		s.Waiting = fmt.Sprintf("%d shards still held as hints for their homes", st.HintCount)
 	default:
 		s.Full = true
 	}
@@ -257,7 +269,7 @@ func (w *redundancyWatch) passWanted(s RedundancyState) bool {
 			return true
 		}
 	}
-	return w.recounted && !s.Full
+	return w.recounted && s.degraded() > 0
 }
 
 // redundancyWatcher is a RedundancyTarget's watch running beside a

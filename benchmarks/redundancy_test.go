@@ -48,6 +48,7 @@ func TestRedundancyWatchCheck(t *testing.T) {
 		name    string
 		nodes   []adminapi.NodeStatus
 		buckets map[string]adminapi.Redundancy
+		hints   int64
 		full    bool
 		waiting string // a part of Waiting when not full
 	}{
@@ -64,6 +65,8 @@ func TestRedundancyWatchCheck(t *testing.T) {
 			buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{1, 3, 9}}}, waiting: "4 objects below full redundancy"},
 		{name: "lost objects", nodes: []adminapi.NodeStatus{node("n1", after)},
 			buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 0, 13}, Lost: 1}}, waiting: "1 lost objects"},
+		{name: "shards still held as hints, though counted readable", nodes: []adminapi.NodeStatus{node("n1", after), node("n2", after)},
+			buckets: full, hints: 7, waiting: "7 shards still held as hints"},
 		{name: "another bucket's damage does not count", nodes: []adminapi.NodeStatus{node("n1", after)},
 			buckets: map[string]adminapi.Redundancy{"b": {Objects: []int64{0, 0, 13}}, "other": {Objects: []int64{5, 0, 0}, Lost: 2}}, full: true},
 		{name: "a node outside the layout is not waited for", nodes: []adminapi.NodeStatus{node("n1", after), unassigned("n7", time.Time{})}, buckets: full, full: true},
@@ -72,7 +75,7 @@ func TestRedundancyWatchCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newRedundancyWatch("b", since)
-			st := &adminapi.Status{DataShards: 4, ParityShards: 2, Nodes: tc.nodes, Buckets: tc.buckets}
+			st := &adminapi.Status{DataShards: 4, ParityShards: 2, Nodes: tc.nodes, Buckets: tc.buckets, HintCount: tc.hints}
 			got := w.check(st, after)
 			if got.Full != tc.full || !tc.full && !strings.Contains(got.Waiting, tc.waiting) {
 				t.Fatalf("full %v, waiting for %q; want full %v, waiting for %q", got.Full, got.Waiting, tc.full, tc.waiting)
