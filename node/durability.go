@@ -73,7 +73,9 @@ type census struct {
 // takeCensus is the census step of the scanner pass.
 func (n *Node) takeCensus(ctx context.Context) error {
 	layout := n.layout()
-	c := &census{started: n.cfg.Now(), redundancy: map[string]transport.RedundancyCounts{}}
+	// Wall clock in UTC (Round(0) drops the monotonic reading), as it
+	// reads back from the wire: it is compared with other machines' times.
+	c := &census{started: n.cfg.Now().UTC().Round(0), redundancy: map[string]transport.RedundancyCounts{}}
 	if layout != nil {
 		c.pgCount, c.pgBytes = layout.PGCount, map[int]int64{}
 	}
