@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -72,12 +74,51 @@ func buildBinaries(t *testing.T) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	// A port is free only until a child process binds it. One the kernel
+	// hands out for ":0" comes from the ephemeral range, which every
+	// outgoing connection of the tests running beside this one draws from
+	// too: under load one took a node's port before the node bound it,
+	// and the cluster never came up. Below that range only explicit binds
+	// compete. Gossip needs the port for UDP as well.
+	low := ephemeralLow()
+	for range 200 {
+		if low <= 20000 {
+			break
+		}
+		port := 10000 + rand.IntN(low-10000)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return addr
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or 0.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	low, _ := strconv.Atoi(f[0])
+	return low
 }
 
 func startProcCluster(t *testing.T, n int) *procCluster {
@@ -124,6 +165,11 @@ func startProcClusterWith(t *testing.T, n int, nodeArgs ...string) *procCluster 
 		pc.gw.Process.Kill()
 		pc.gw.Wait()
 	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			pc.logTails(20)
+		}
+	})
 	cl := sdkClientWith(pc.endpoint, "cairnadmin", "cairnadmin")
 	// Generous: under the race detector the tests running beside this one
 	// slow process start-up several times over.
@@ -135,6 +181,20 @@ func startProcClusterWith(t *testing.T, n int, nodeArgs ...string) *procCluster 
 		return err == nil
 	})
 	return pc
+}
+
+// logTails logs the last n lines of every process's log: what a failed
+// test needs to tell a process that never came up from a slow one.
+func (pc *procCluster) logTails(n int) {
+	logs, _ := filepath.Glob(filepath.Join(pc.dir, "*.log"))
+	for _, p := range logs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		pc.t.Logf("last lines of %s:\n%s", filepath.Base(p), strings.Join(lines[max(0, len(lines)-n):], "\n"))
+	}
 }
 
 func (pc *procCluster) command(name, path string, args ...string) *exec.Cmd {
