@@ -275,6 +275,17 @@ func (s *segmentStore) reserve(size int64) (*segment, int64, error) {
 	return seg, off, nil
 }
 
+// seal stops appending to seg if it is still the newest segment: after a
+// failed fdatasync what reached its disk is unknown (and the failure
+// sticks to the segment), so writes go on in a fresh one.
+func (s *segmentStore) seal(seg *segment) {
+	s.mu.Lock()
+	if s.active == seg {
+		s.active = nil
+	}
+	s.mu.Unlock()
+}
+
 func (s *segmentStore) release(seg *segment) {
 	s.mu.Lock()
 	seg.inflight--
@@ -306,6 +317,7 @@ func (s *segmentStore) put(ctx context.Context, key []byte, r io.Reader, size in
 		}
 	}
 	if err := seg.sync.sync(seg.f); err != nil {
+		s.seal(seg)
 		return fmt.Errorf("sync segment %s: %w", filepath.Base(seg.path), err)
 	}
 	dropCache(seg.f, off, size)
@@ -489,7 +501,9 @@ func (s *segmentStore) evacuate(ctx context.Context, seg *segment, entries []ind
 		}
 		_, err = copyShard(io.NewOffsetWriter(dst.f, off), io.NewSectionReader(seg.f, e.loc.off, e.loc.size))
 		if err == nil {
-			err = dst.sync.sync(dst.f)
+			if err = dst.sync.sync(dst.f); err != nil {
+				s.seal(dst)
+			}
 		}
 		if err == nil {
 			dropCache(dst.f, off, e.loc.size)

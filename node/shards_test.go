@@ -367,3 +367,66 @@ func TestConcurrentShardWrites(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// failingSyncFS hands out segment files whose Sync fails while fail is
+// set; they hide Fd, so the store syncs through Sync.
+type failingSyncFS struct {
+	vfs.FS
+	fail atomic.Bool
+}
+
+type failingSyncFile struct {
+	vfs.File
+	fs *failingSyncFS
+}
+
+func (f *failingSyncFS) Create(name string) (vfs.File, error) {
+	file, err := f.FS.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return failingSyncFile{file, f}, nil
+}
+
+func (f failingSyncFile) Sync() error {
+	if f.fs.fail.Load() {
+		return errors.New("injected: EIO")
+	}
+	return f.File.Sync()
+}
+
+// TestFailedSyncSealsTheSegment: a shard whose segment sync fails is not
+// acknowledged and not found, and the next write goes to a new segment
+// instead of failing on the old one's sticky error.
+func TestFailedSyncSealsTheSegment(t *testing.T) {
+	t.Parallel()
+	fsys := &failingSyncFS{FS: vfs.Default}
+	n, dir := openTestNodeWith(t, Config{FS: fsys})
+	ctx := t.Context()
+	put := func(key string) error {
+		return n.PutShard(ctx, transport.ShardRef{Bucket: "b", Key: key, VersionID: "v1"}, bytes.NewReader([]byte("shard bytes")), 11)
+	}
+	if err := put("before"); err != nil {
+		t.Fatal(err)
+	}
+	fsys.fail.Store(true)
+	if err := put("lost"); err == nil {
+		t.Fatal("PutShard with a failing sync = nil; want an error")
+	}
+	if _, err := n.ShardExtent(transport.ShardRef{Bucket: "b", Key: "lost", VersionID: "v1"}); !errors.Is(err, transport.ErrNotFound) {
+		t.Errorf("shard whose sync failed: %v; want ErrNotFound", err)
+	}
+	fsys.fail.Store(false)
+	segs := len(segmentFiles(t, dir))
+	if err := put("after"); err != nil {
+		t.Fatalf("PutShard after the disk recovered = %v; want nil", err)
+	}
+	if got := len(segmentFiles(t, dir)); got != segs+1 {
+		t.Errorf("segments after a failed sync and a write: %d; want %d (a fresh one)", got, segs+1)
+	}
+	for _, key := range []string{"before", "after"} {
+		if got, err := readShard(t, n, transport.ShardRef{Bucket: "b", Key: key, VersionID: "v1"}); err != nil || string(got) != "shard bytes" {
+			t.Errorf("%s: %q, %v; want the bytes written", key, got, err)
+		}
+	}
+}
