@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"cairn/internal/freeport"
 	"cairn/internal/objctl"
 )
 
@@ -302,16 +303,10 @@ func (p *proc) exited() bool {
 	}
 }
 
-// freePort finds a loopback port nobody listens on. Another process may
-// take it before we do; startup then fails loudly, which is rare enough.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+// freePort finds a loopback port nobody listens on (freeport.Addr says
+// why below the ephemeral range). Another process may still take it before
+// ours does; startup then fails loudly.
+func freePort() (string, error) { return freeport.Addr() }
 
 // waitListening waits until addr accepts a connection or p exits.
 func waitListening(ctx context.Context, addr string, p *proc) error {

@@ -5,13 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"cairn/erasure"
+	"cairn/internal/freeport"
 	"cairn/metadata"
 	"cairn/transport"
 	"cairn/transport/httptransport"
@@ -74,51 +72,11 @@ func buildBinaries(t *testing.T) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	// A port is free only until a child process binds it. One the kernel
-	// hands out for ":0" comes from the ephemeral range, which every
-	// outgoing connection of the tests running beside this one draws from
-	// too: under load one took a node's port before the node bound it,
-	// and the cluster never came up. Below that range only explicit binds
-	// compete. Gossip needs the port for UDP as well.
-	low := ephemeralLow()
-	for range 200 {
-		if low <= 20000 {
-			break
-		}
-		port := 10000 + rand.IntN(low-10000)
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return addr
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range, or 0.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return 0
-	}
-	low, _ := strconv.Atoi(f[0])
-	return low
+	return addr
 }
 
 func startProcCluster(t *testing.T, n int) *procCluster {
