@@ -547,14 +547,3 @@ func (s *segmentStore) dropSegment(seg *segment) error {
 	}
 	return nil
 }
-
-// usage returns the segments' total size.
-func (s *segmentStore) usage() (files int, bytes int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, seg := range s.segs {
-		files++
-		bytes += seg.size
-	}
-	return files, bytes
-}

@@ -430,3 +430,14 @@ func TestFailedSyncSealsTheSegment(t *testing.T) {
 		}
 	}
 }
+
+// usage returns the segments' count and total size.
+func (s *segmentStore) usage() (files int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seg := range s.segs {
+		files++
+		bytes += seg.size
+	}
+	return files, bytes
+}
