@@ -155,7 +155,7 @@ func (c *LocalCluster) start(ctx context.Context) error {
 		if c.opts.BasePort > 0 {
 			n.addr = "127.0.0.1:" + strconv.Itoa(c.opts.BasePort+i-1)
 		} else {
-			addr, err := freePort()
+			addr, err := freeport.Addr()
 			if err != nil {
 				return err
 			}
@@ -173,7 +173,7 @@ func (c *LocalCluster) start(ctx context.Context) error {
 		spec = append(spec, n.id+"="+gwAddr)
 	}
 	for _, id := range append([]string{"gateway"}, nodeIDs(c.nodes)...) {
-		addr, err := freePort()
+		addr, err := freeport.Addr()
 		if err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func (c *LocalCluster) start(ctx context.Context) error {
 	}
 	gwAddr := c.opts.GatewayAddr
 	if gwAddr == "" {
-		addr, err := freePort()
+		addr, err := freeport.Addr()
 		if err != nil {
 			return err
 		}
@@ -210,7 +210,7 @@ func (c *LocalCluster) start(ctx context.Context) error {
 	}
 	adminAddr := ""
 	if gwFlags["admin"] {
-		addr, err := freePort()
+		addr, err := freeport.Addr()
 		if err != nil {
 			return err
 		}
@@ -302,11 +302,6 @@ func (p *proc) exited() bool {
 		return false
 	}
 }
-
-// freePort finds a loopback port nobody listens on (freeport.Addr says
-// why below the ephemeral range). Another process may still take it before
-// ours does; startup then fails loudly.
-func freePort() (string, error) { return freeport.Addr() }
 
 // waitListening waits until addr accepts a connection or p exits.
 func waitListening(ctx context.Context, addr string, p *proc) error {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"cairn/internal/freeport"
 )
 
 // TestDelayProxy sends data through the proxy to an echo server and back:
@@ -62,7 +64,7 @@ func TestDelayProxy(t *testing.T) {
 // TestDelayProxyTargetDown: a connection to a dead node is closed at once.
 func TestDelayProxyTargetDown(t *testing.T) {
 	t.Parallel()
-	addr, err := freePort()
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,13 +52,7 @@ type RedundancyState struct {
 
 // degraded is how many objects were below full redundancy.
 func (s RedundancyState) degraded() int64 {
-	var n int64
-	for i, c := range s.Objects {
-		if i < s.ParityShards {
-			n += c
-		}
-	}
-	return n
+	return adminapi.Redundancy{Objects: s.Objects}.Degraded(s.ParityShards)
 }
 
 // FullObjects is how many objects were at full redundancy.
@@ -336,9 +330,6 @@ func (r *RedundancyResult) Line() string {
 	if r.Reached {
 		fmt.Fprintf(&b, "%.1f s (at %.1fs); %d objects of bucket %s at full redundancy (each can lose %d more shards), none lost",
 			r.Took.Seconds(), (r.From + r.Took).Seconds(), s.FullObjects(), r.Bucket, s.ParityShards)
-		if s.Hints > 0 {
-			fmt.Fprintf(&b, "; %d shards still held as hints for their homes", s.Hints)
-		}
 		if s.RepairQueue > 0 {
 			fmt.Fprintf(&b, "; %d repairs queued", s.RepairQueue)
 		}

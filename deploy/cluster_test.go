@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"cairn/internal/adminapi"
 	"cairn/internal/objctl"
 )
 
@@ -166,38 +165,34 @@ func TestCluster(t *testing.T) {
 		step("%s /metrics: %v successful PutObject", g.name, n)
 	}
 
-	// The admin API, as objctl calls it: a heal pass on every node, then
-	// the durability histogram counts every object at full redundancy.
-	ctl, err := objctl.NewClient(gws[0].admin, env("CAIRN_ACCESS_KEY", "cairnadmin"), env("CAIRN_SECRET_KEY", "cairnadmin"), "us-east-1", nil)
+	// The admin API through objctl itself: heal --wait starts a pass on
+	// every node and returns once a histogram counted after the heal shows
+	// every object of the bucket at full redundancy and no debt is left.
+	keys := map[string]string{"CAIRN_ACCESS_KEY": env("CAIRN_ACCESS_KEY", "cairnadmin"), "CAIRN_SECRET_KEY": env("CAIRN_SECRET_KEY", "cairnadmin")}
+	var out bytes.Buffer
+	err := objctl.Run(ctx, []string{"--endpoint", gws[0].admin, "--timeout", "90s", "heal", "--bucket", bucket, "--wait"}, objctl.Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
+		Lookup: func(k string) (string, bool) { v, ok := keys[k]; return v, ok },
+	})
+	if err != nil {
+		t.Fatalf("objctl heal --bucket %s --wait: %v\n%s", bucket, err, out.String())
+	}
+	ctl, err := objctl.NewClient(gws[0].admin, keys["CAIRN_ACCESS_KEY"], keys["CAIRN_SECRET_KEY"], "us-east-1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	healed := time.Now()
-	if _, err := ctl.Heal(ctx, bucket); err != nil {
-		t.Fatalf("admin heal: %v", err)
+	st, err := ctl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var st *adminapi.Status
-	waitUntil(t, ctx, "a heal pass on every node", 90*time.Second, func() error {
-		if st, err = ctl.Status(ctx); err != nil {
-			return err
+	for _, n := range st.Nodes {
+		if !n.Alive || !n.Reported {
+			t.Errorf("node %s after the heal: alive %v, reported %v", n.ID, n.Alive, n.Reported)
 		}
-		for _, n := range st.Nodes {
-			if !n.Alive || !n.Reported || n.LastScan.Before(healed.Add(-time.Second)) {
-				return fmt.Errorf("node %s: alive %v, reported %v, last scan %v", n.ID, n.Alive, n.Reported, n.LastScan)
-			}
-		}
-		if b := st.Buckets[bucket]; len(b.Objects) != 3 || b.Objects[2] != int64(len(want)) {
-			// Every node has passed, but one node's census may have come
-			// before another's repair or hint replay: pass again now, as
-			// objctl heal --wait does, instead of at the scan interval.
-			healed = time.Now()
-			if _, err := ctl.Heal(ctx, bucket); err != nil {
-				return err
-			}
-			return fmt.Errorf("bucket %s histogram %+v; want %d objects at redundancy 2", bucket, b, len(want))
-		}
-		return nil
-	})
+	}
+	if b := st.Buckets[bucket]; len(b.Objects) != 3 || b.Objects[2] != int64(len(want)) {
+		t.Fatalf("bucket %s histogram after the heal %+v; want %d objects at redundancy 2", bucket, b, len(want))
+	}
 	step("admin API (objctl) via gw1: %d/%d nodes reported, layout epoch %d, %d objects at full redundancy",
 		len(st.Nodes), len(st.Nodes), st.LayoutEpoch, st.Buckets[bucket].Objects[2])
 }

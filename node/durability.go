@@ -156,7 +156,7 @@ func (n *Node) censusRecord(ctx context.Context, c *census, layout *placement.La
 			continue
 		}
 		for _, u := range units(v) {
-			size, ok, err := n.localShard(transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: u.name, Index: i})
+			size, ok, err := n.shards.stat(transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: u.name, Index: i})
 			if err != nil {
 				return err
 			}
@@ -259,7 +259,7 @@ func (n *Node) holds(ctx context.Context, id string, v *metadata.Version, ref tr
 			// v is this node's own record, so its fragment is this node's.
 			return len(v.Inline) > 0, nil
 		}
-		_, ok, err := n.localShard(ref)
+		_, ok, err := n.shards.stat(ref)
 		return ok, err
 	}
 	if !n.cfg.Alive(id) {
@@ -274,11 +274,4 @@ func (n *Node) holds(ctx context.Context, id string, v *metadata.Version, ref tr
 		return true, nil
 	}
 	return false, ctx.Err()
-}
-
-// localShard stats this node's shard file ref. A file system that fails
-// for another reason than the file missing is an error: the census cannot
-// tell.
-func (n *Node) localShard(ref transport.ShardRef) (size int64, ok bool, err error) {
-	return n.shards.stat(ref)
 }

@@ -465,15 +465,11 @@ func (n *Node) hintPending(ctx context.Context, v *metadata.Version, ref transpo
 		return false
 	}
 	holder := v.Hints[ref.Index]
-	if holder == "" || holder == n.cfg.ID || !n.cfg.Alive(holder) {
+	if holder == "" || holder == n.cfg.ID {
 		return false
 	}
-	rc, err := n.readFrom(ctx, holder, ref, 0, 0)
-	if err != nil {
-		return false
-	}
-	rc.Close()
-	return true
+	ok, _ := n.holds(ctx, holder, v, ref)
+	return ok
 }
 
 // arrived reports whether the missing shard of j is here now.

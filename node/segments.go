@@ -296,11 +296,34 @@ func (s *segmentStore) release(seg *segment) {
 // them durable and points key at them. On error nothing points at the
 // bytes written, which compaction later reclaims.
 func (s *segmentStore) put(ctx context.Context, key []byte, r io.Reader, size int64, verify func(io.ReaderAt) error) error {
-	seg, off, err := s.reserve(size)
+	seg, off, err := s.appendDurably(ctx, r, size, verify)
 	if err != nil {
 		return err
 	}
 	defer s.release(seg)
+	loc := location{seq: seg.seq, off: off, size: size, written: s.now().UnixNano()}
+	s.index.RLock()
+	defer s.index.RUnlock()
+	return s.db.Set(key, loc.encode(), pebble.Sync)
+}
+
+// appendDurably writes size bytes from r at the end of the newest segment,
+// checks them with verify if given, and makes them durable. The caller
+// releases the segment once it has pointed the index at the bytes (or
+// given up): until then compaction leaves the segment alone.
+func (s *segmentStore) appendDurably(ctx context.Context, r io.Reader, size int64, verify func(io.ReaderAt) error) (*segment, int64, error) {
+	seg, off, err := s.reserve(size)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.fill(ctx, seg, off, r, size, verify); err != nil {
+		s.release(seg)
+		return nil, 0, err
+	}
+	return seg, off, nil
+}
+
+func (s *segmentStore) fill(ctx context.Context, seg *segment, off int64, r io.Reader, size int64, verify func(io.ReaderAt) error) error {
 	n, err := copyShard(io.NewOffsetWriter(seg.f, off), io.LimitReader(r, size))
 	if err != nil {
 		return err
@@ -321,10 +344,7 @@ func (s *segmentStore) put(ctx context.Context, key []byte, r io.Reader, size in
 		return fmt.Errorf("sync segment %s: %w", filepath.Base(seg.path), err)
 	}
 	dropCache(seg.f, off, size)
-	loc := location{seq: seg.seq, off: off, size: size, written: s.now().UnixNano()}
-	s.index.RLock()
-	defer s.index.RUnlock()
-	return s.db.Set(key, loc.encode(), pebble.Sync)
+	return nil
 }
 
 type errShortBody struct{ got, want int64 }
@@ -495,21 +515,8 @@ func (s *segmentStore) evacuate(ctx context.Context, seg *segment, entries []ind
 		if err := pace(e.loc.size); err != nil {
 			return moved, err
 		}
-		dst, off, err := s.reserve(e.loc.size)
+		dst, off, err := s.appendDurably(ctx, io.NewSectionReader(seg.f, e.loc.off, e.loc.size), e.loc.size, nil)
 		if err != nil {
-			return moved, err
-		}
-		_, err = copyShard(io.NewOffsetWriter(dst.f, off), io.NewSectionReader(seg.f, e.loc.off, e.loc.size))
-		if err == nil {
-			if err = dst.sync.sync(dst.f); err != nil {
-				s.seal(dst)
-			}
-		}
-		if err == nil {
-			dropCache(dst.f, off, e.loc.size)
-		}
-		if err != nil {
-			s.release(dst)
 			return moved, fmt.Errorf("compact segment %d: %w", seg.seq, err)
 		}
 		nl := location{seq: dst.seq, off: off, size: e.loc.size, written: e.loc.written}

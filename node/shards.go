@@ -242,14 +242,18 @@ type StoredShard struct {
 // ShardExtent returns where the node keeps ref's bytes, or an error
 // satisfying errors.Is(err, transport.ErrNotFound).
 func (n *Node) ShardExtent(ref transport.ShardRef) (ShardExtent, error) {
-	loc, err := n.shards.segs.lookup(refKey(ref))
+	return n.shards.segs.extentOf(ref)
+}
+
+func (s *segmentStore) extentOf(ref transport.ShardRef) (ShardExtent, error) {
+	loc, err := s.lookup(refKey(ref))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ShardExtent{}, fmt.Errorf("shard %s: %w", ref, transport.ErrNotFound)
 	}
 	if err != nil {
 		return ShardExtent{}, err
 	}
-	return n.shards.segs.extent(loc), nil
+	return s.extent(loc), nil
 }
 
 // StoredShards lists every shard the node holds.
@@ -277,11 +281,31 @@ func (s *segmentStore) extent(loc location) ShardExtent {
 // ReadShardIndex lists the shards kept in the data directory dir of a node
 // that is not running, for tests and operators inspecting a disk.
 func ReadShardIndex(dir string) ([]StoredShard, error) {
+	var out []StoredShard
+	err := withOfflineIndex(dir, func(s *segmentStore) (err error) {
+		out, err = s.stored(context.Background())
+		return err
+	})
+	return out, err
+}
+
+// ReadShardExtent is ShardExtent for a node that is not running.
+func ReadShardExtent(dir string, ref transport.ShardRef) (ShardExtent, error) {
+	var ext ShardExtent
+	err := withOfflineIndex(dir, func(s *segmentStore) (err error) {
+		ext, err = s.extentOf(ref)
+		return err
+	})
+	return ext, err
+}
+
+// withOfflineIndex opens the shard index of the stopped node in dir,
+// read-only, for f.
+func withOfflineIndex(dir string, f func(*segmentStore) error) error {
 	db, err := pebble.Open(filepath.Join(dir, "meta"), &pebble.Options{ReadOnly: true, Logger: pebbleLogger{slog.New(slog.DiscardHandler)}})
 	if err != nil {
-		return nil, fmt.Errorf("node: open metadata store: %w", err)
+		return fmt.Errorf("node: open metadata store: %w", err)
 	}
 	defer db.Close()
-	s := &segmentStore{dir: filepath.Join(dir, segmentDirName), db: db}
-	return s.stored(context.Background())
+	return f(&segmentStore{dir: filepath.Join(dir, segmentDirName), db: db})
 }

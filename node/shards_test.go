@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"cairn/transport"
@@ -201,37 +202,38 @@ func (f *syncCountingFile) Sync() error {
 // and none returns before a sync that began after it asked.
 func TestGroupSync(t *testing.T) {
 	t.Parallel()
-	f := &syncCountingFile{entered: make(chan struct{}, 16), release: make(chan struct{})}
-	var g groupSync
-	first := make(chan error)
-	go func() { first <- g.sync(f) }()
-	<-f.entered // the first sync is running
-	const waiters = 8
-	var wg sync.WaitGroup
-	var returned atomic.Int64
-	for range waiters {
-		wg.Go(func() {
-			if err := g.sync(f); err != nil {
-				t.Error(err)
-			}
-			returned.Add(1)
-		})
-	}
-	// Let the waiters queue behind the running sync.
-	time.Sleep(20 * time.Millisecond)
-	f.release <- struct{}{}
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	<-f.entered // one sync for all the waiters
-	if got := returned.Load(); got != 0 {
-		t.Errorf("%d waiters returned on a sync that began before they asked", got)
-	}
-	f.release <- struct{}{}
-	wg.Wait()
-	if got := f.syncs.Load(); got != 2 {
-		t.Errorf("syncs = %d; want 2 (one running, one for the %d that waited)", got, waiters)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := &syncCountingFile{entered: make(chan struct{}, 16), release: make(chan struct{})}
+		var g groupSync
+		first := make(chan error)
+		go func() { first <- g.sync(f) }()
+		<-f.entered // the first sync is running
+		const waiters = 8
+		var wg sync.WaitGroup
+		var returned atomic.Int64
+		for range waiters {
+			wg.Go(func() {
+				if err := g.sync(f); err != nil {
+					t.Error(err)
+				}
+				returned.Add(1)
+			})
+		}
+		synctest.Wait() // every waiter queued behind the running sync
+		f.release <- struct{}{}
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+		<-f.entered // one sync for all the waiters
+		if got := returned.Load(); got != 0 {
+			t.Errorf("%d waiters returned on a sync that began before they asked", got)
+		}
+		f.release <- struct{}{}
+		wg.Wait()
+		if got := f.syncs.Load(); got != 2 {
+			t.Errorf("syncs = %d; want 2 (one running, one for the %d that waited)", got, waiters)
+		}
+	})
 }
 
 // TestCompaction: once most shards of sealed segments are deleted, a

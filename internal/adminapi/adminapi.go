@@ -99,6 +99,16 @@ type Redundancy struct {
 	Lost    int64   `json:"lost"`
 }
 
+// Degraded counts the objects below full redundancy, m being the parity
+// shard count (Objects[m] are at full redundancy); lost ones not included.
+func (r Redundancy) Degraded(m int) int64 {
+	var n int64
+	for _, c := range r.Objects[:min(m, len(r.Objects))] {
+		n += c
+	}
+	return n
+}
+
 // Rebalance is the progress of moving shards to their homes under the
 // current layout.
 type Rebalance struct {

@@ -364,6 +364,18 @@ func (n *Node) StoredShards(ctx context.Context) ([]node.StoredShard, error) {
 	return node.ReadShardIndex(n.Dir)
 }
 
+// ShardExtent says where the node keeps ref's bytes (an error satisfying
+// errors.Is(err, transport.ErrNotFound) if it does not): through the node
+// while it runs, from its data directory while it is stopped.
+func (n *Node) ShardExtent(ref transport.ShardRef) (node.ShardExtent, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.node != nil {
+		return n.node.ShardExtent(ref)
+	}
+	return node.ReadShardExtent(n.Dir, ref)
+}
+
 func (c *Cluster) homes() int {
 	return cmp.Or(c.opts.DataShards, 4) + cmp.Or(c.opts.ParityShards, 2)
 }

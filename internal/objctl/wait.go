@@ -286,11 +286,7 @@ func (w *waiter) heal(ctx context.Context, bucket string) error {
 		if bucket != "" {
 			r = st.Buckets[bucket]
 		}
-		for i, n := range r.Objects {
-			if i < st.ParityShards {
-				degraded += n
-			}
-		}
+		degraded = r.Degraded(st.ParityShards)
 		return degraded, r.Lost, st.HintCount + st.RepairQueue + degraded
 	}
 	_, _, total := debt(w.before)
