@@ -247,7 +247,7 @@ func TestBitrot(t *testing.T) {
 					want = data[start:]
 				}
 			}
-			before := c.Gateway.Stats().CorruptShards.Load()
+			before, hedgedBefore := c.Gateway.Stats().CorruptShards.Load(), c.Gateway.Stats().HedgedReads.Load()
 			out, err := cl.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("rot"), Key: aws.String("obj"), Range: rng})
 			var got []byte
 			if err == nil {
@@ -278,7 +278,16 @@ func TestBitrot(t *testing.T) {
 				t.Fatalf("GET with damaged shards: %v", err)
 			}
 			sameBytes(t, "GET with damaged shards", got, want)
-			if n := c.Gateway.Stats().CorruptShards.Load() - before; n != tc.corrupt {
+			// A read that hedged (a node looked slow on the loaded machine)
+			// decodes from the first k frames to arrive and may leave a
+			// damaged one unread and so unreported (erasure.WithExtraReads);
+			// the bytes are right either way.
+			n := c.Gateway.Stats().CorruptShards.Load() - before
+			if hedged := c.Gateway.Stats().HedgedReads.Load() - hedgedBefore; hedged > 0 {
+				if n > tc.corrupt {
+					t.Errorf("CorruptShards went up by %d in a hedged read; want at most %d", n, tc.corrupt)
+				}
+			} else if n != tc.corrupt {
 				t.Errorf("CorruptShards went up by %d; want %d", n, tc.corrupt)
 			}
 		})
