@@ -32,6 +32,9 @@ type Config struct {
 	// SegmentSize is when a shard segment is sealed and the next begun;
 	// default DefaultSegmentSize.
 	SegmentSize int64
+	// MetaCacheSize is the metadata store's block cache in bytes; default
+	// DefaultMetaCacheSize.
+	MetaCacheSize int64
 	// Logger defaults to a logger that discards.
 	Logger *slog.Logger
 	// Now dates hints, to age them out of the hint window.
@@ -130,6 +133,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.SegmentSize <= 0 {
 		c.SegmentSize = DefaultSegmentSize
+	}
+	if c.MetaCacheSize <= 0 {
+		c.MetaCacheSize = DefaultMetaCacheSize
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -244,9 +250,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("node", cfg.ID)
-	db, err := pebble.Open(filepath.Join(cfg.Dir, "meta"), &pebble.Options{
-		Logger: pebbleLogger{log},
-	})
+	db, err := openMeta(filepath.Join(cfg.Dir, "meta"), cfg.MetaCacheSize, log)
 	if err != nil {
 		return nil, fmt.Errorf("node: open metadata store: %w", err)
 	}
