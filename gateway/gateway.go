@@ -185,6 +185,9 @@ type Stats struct {
 	// fallback; FailedShardWrites counts attempts a node did not take.
 	ShardWrites       atomic.Int64
 	FailedShardWrites atomic.Int64
+	// RestampedWrites counts small writes stamped again because a home
+	// held a newer record of the key (commitFresh).
+	RestampedWrites atomic.Int64
 }
 
 // New returns a Gateway for cfg.

@@ -64,6 +64,7 @@ func (g *Gateway) registerMetrics() error {
 		counter("cairn_gateway_hedged_reads_total", "Reads that opened one shard more because a node was slow.", &st.HedgedReads),
 		counter("cairn_gateway_shard_writes_total", "Shards stored on a home or, as a hint, on a fallback.", &st.ShardWrites),
 		counter("cairn_gateway_shard_write_failures_total", "Shard write attempts a node did not take.", &st.FailedShardWrites),
+		counter("cairn_gateway_restamped_writes_total", "Small writes stamped again because a home held a newer record of the key (clock behind another gateway's, or a racing write).", &st.RestampedWrites),
 		counter("cairn_gateway_repaired_shards_total", "Shards rebuilt on their home by read repair.", &st.RepairedShards),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "cairn_gateway_nodes_alive",

@@ -55,9 +55,12 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		return
 	}
 	// A conditional write already read the key and moved the clock past
-	// it; any other starts that read now, while the body streams.
+	// it; a small write to a bucket that never had versioning learns from
+	// its own commit instead (commitFresh); any other starts that read now,
+	// while the body streams.
+	fresh := cond == nil && state == metadata.Unversioned && size <= g.cfg.InlineThreshold && g.ordersWrites(bucket, key)
 	var latest <-chan error
-	if cond == nil {
+	if cond == nil && !fresh {
 		latest = g.latestHLC(ctx, bucket, key)
 	}
 	hlc := g.clock.Now()
@@ -136,9 +139,12 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		return
 	}
 	var hinted int
-	if cond != nil {
+	switch {
+	case cond != nil:
 		err = g.commitConditional(ctx, v, inline, *cond)
-	} else {
+	case fresh:
+		hinted, err = g.commitFresh(ctx, v, inline)
+	default:
 		hinted, err = g.commitVersion(ctx, v, inline)
 	}
 	if err != nil {

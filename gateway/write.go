@@ -441,11 +441,22 @@ func (g *Gateway) putShardAt(ctx context.Context, home, target string, ref trans
 // quorum of homes has it, with the number of records held as hints. For
 // inline objects, home i's record carries shard i.
 func (g *Gateway) commitVersion(ctx context.Context, v *metadata.Version, inline [][]byte) (int, error) {
+	hinted, _, err := g.commitRecords(ctx, v, inline, false)
+	return hinted, err
+}
+
+// commitRecords is commitVersion. With unlessNewer, homes refuse the record
+// when they hold something newer (transport.OrderedWriter), and newer is
+// the highest HLC that a home counted toward the quorum refused it for: a
+// write acknowledged before this one began is on a write quorum of homes,
+// which meets the counted ones, so newer is 0 only when no such write
+// orders after v. Refusals count as answers, not failures.
+func (g *Gateway) commitRecords(ctx context.Context, v *metadata.Version, inline [][]byte, unlessNewer bool) (hinted int, newer metadata.HLC, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	sp, err := g.planShards(v)
 	if err != nil {
 		cancel()
-		return 0, err
+		return 0, 0, err
 	}
 	results := make(chan quorum.Result, len(v.Shards))
 	for i, home := range v.Shards {
@@ -454,12 +465,18 @@ func (g *Gateway) commitVersion(ctx context.Context, v *metadata.Version, inline
 			rec.Inline = inline[i]
 		}
 		go func() {
-			results <- quorum.Result{Node: home, Err: g.putRecord(ctx, sp, home, &rec)}
+			results <- quorum.Result{Node: home, Err: g.putRecord(ctx, sp, home, &rec, unlessNewer)}
 		}()
 	}
 	t := quorum.NewTally(fmt.Sprintf("commit %s/%s", v.Bucket, v.Key), g.params.MetaWrite, len(v.Shards))
-	hinted := 0
 	record := func(r quorum.Result) {
+		var refused *refusedError
+		if errors.As(r.Err, &refused) {
+			if !t.Done() {
+				newer = max(newer, refused.newer)
+			}
+			r.Err = nil
+		}
 		t.Add(r)
 		if errors.Is(r.Err, errHinted) {
 			hinted++
@@ -488,22 +505,39 @@ func (g *Gateway) commitVersion(ctx context.Context, v *metadata.Version, inline
 			<-results
 		}
 	}()
-	return hinted, t.Err()
+	return hinted, newer, t.Err()
+}
+
+// refusedError: a home holds a record of the key newer than the one sent.
+type refusedError struct{ newer metadata.HLC }
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("gateway: record refused, the home holds one at HLC %d", e.newer)
 }
 
 // errHinted marks a record that reached a fallback, not its home: durable,
 // but not part of the metadata quorum.
 var errHinted = errors.New("gateway: record held as a hint")
 
-func (g *Gateway) putRecord(ctx context.Context, sp *shardPlan, home string, rec *metadata.Version) error {
+func (g *Gateway) putRecord(ctx context.Context, sp *shardPlan, home string, rec *metadata.Version, unlessNewer bool) error {
 	var homeErr error
 	if g.alive(home) {
 		c, err := g.node(home)
 		if err == nil {
 			// A hung home must not hold the record back from a fallback.
 			hctx, cancel := context.WithTimeout(ctx, stallTimeout)
-			err = c.PutVersion(hctx, rec)
+			if ow, ok := c.(transport.OrderedWriter); ok && unlessNewer {
+				var newer metadata.HLC
+				if newer, err = ow.PutVersionUnlessNewer(hctx, rec); err == nil && newer != 0 {
+					err = &refusedError{newer}
+				}
+			} else {
+				err = c.PutVersion(hctx, rec)
+			}
 			cancel()
+			if _, refused := err.(*refusedError); refused {
+				return err
+			}
 		}
 		if err == nil {
 			return nil

@@ -18,6 +18,7 @@ import (
 var (
 	_ transport.UploadStore       = (*Node)(nil)
 	_ transport.ConditionalWriter = (*Node)(nil)
+	_ transport.OrderedWriter     = (*Node)(nil)
 	_ transport.TagWriter         = (*Node)(nil)
 )
 

@@ -199,6 +199,37 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 	return n.storeVersion(v)
 }
 
+// PutVersionUnlessNewer implements transport.OrderedWriter.
+func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {
+	if err := withCtx(ctx); err != nil {
+		return 0, err
+	}
+	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 || v.IsPurged() {
+		return 0, fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
+	}
+	if err := n.checkRecordSkew(v); err != nil {
+		return 0, err
+	}
+	unlock := n.lockKey(v.Bucket, v.Key)
+	defer unlock()
+	// A collected tombstone orders after v as much as a record would.
+	wm, err := n.watermark(v.Bucket, v.Key)
+	if err != nil {
+		return 0, err
+	}
+	if wm >= v.SlotHLC() {
+		return wm, nil
+	}
+	cur, err := n.currentVersion(v.Bucket, v.Key)
+	if err != nil {
+		return 0, err
+	}
+	if cur != nil && cur.VersionID != v.VersionID && cur.Newer(v) {
+		return cur.HLC, nil
+	}
+	return 0, n.storeVersionOver(v, cur)
+}
+
 // retire schedules the removal of the shard files of a version that lost
 // to a newer one. They stay for RetireGrace, so that a read which chose the
 // old version a moment ago can finish; a failure to remove them leaves an

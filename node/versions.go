@@ -99,13 +99,25 @@ func (n *Node) storeVersion(v *metadata.Version) error {
 	if v.IsPurged() {
 		return n.purgeVersion(v)
 	}
-	cur, err := n.getVersion(v.Bucket, v.Key)
-	switch {
-	case errors.Is(err, transport.ErrNotFound):
-		cur = nil
-	case err != nil:
+	cur, err := n.currentVersion(v.Bucket, v.Key)
+	if err != nil {
 		return err
 	}
+	return n.storeVersionOver(v, cur)
+}
+
+// currentVersion is the key's current record, nil when the node has none.
+func (n *Node) currentVersion(bucket, key string) (*metadata.Version, error) {
+	cur, err := n.getVersion(bucket, key)
+	if errors.Is(err, transport.ErrNotFound) {
+		return nil, nil
+	}
+	return cur, err
+}
+
+// storeVersionOver is storeVersion once the watermark is passed and the
+// key's current record, cur, is read.
+func (n *Node) storeVersionOver(v, cur *metadata.Version) error {
 	if cur != nil && cur.VersionID == v.VersionID {
 		return nil // a retry of a write this node already has
 	}

@@ -1,10 +1,14 @@
 package node
 
 import (
+	"encoding/binary"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"cairn/metadata"
 	"cairn/transport"
@@ -250,5 +254,62 @@ func TestVersionListPrefixAndNULKeys(t *testing.T) {
 	page, _ := n.ListVersions(ctx, transport.VersionListRequest{Bucket: "b", Limit: 3})
 	if len(page.Versions) != 3 || !page.Truncated {
 		t.Errorf("ListVersions(limit 3) = %d versions, truncated %v; want 3, true", len(page.Versions), page.Truncated)
+	}
+}
+
+func TestPutVersionUnlessNewer(t *testing.T) {
+	t.Parallel()
+	n, _ := openTestNode(t)
+	ctx := t.Context()
+	key := metadata.ObjectKey{Bucket: "b", Key: "k"}
+	current := func() string {
+		t.Helper()
+		v, err := n.GetVersion(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.VersionID
+	}
+	steps := []struct {
+		name      string
+		v         *metadata.Version
+		wantNewer metadata.HLC
+		wantCur   string
+	}{
+		{"first write of the key", version("k", "v10", 10), 0, "v10"},
+		{"newer write", version("k", "v20", 20), 0, "v20"},
+		{"older write refused", version("k", "v15", 15), 20, "v20"},
+		{"retry of the current version", version("k", "v20", 20), 0, "v20"},
+		{"HLC tie, lower ID wins", version("k", "v1", 20), 0, "v1"},
+		{"HLC tie, higher ID refused", version("k", "v9", 20), 20, "v1"},
+		{"older than a tombstone", &metadata.Version{Bucket: "b", Key: "k", VersionID: "v5", HLC: 5, Deleted: true}, 20, "v1"},
+	}
+	for _, s := range steps {
+		newer, err := n.PutVersionUnlessNewer(ctx, s.v)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if newer != s.wantNewer {
+			t.Errorf("%s: newer = %d; want %d", s.name, newer, s.wantNewer)
+		}
+		if got := current(); got != s.wantCur {
+			t.Errorf("%s: current version %s; want %s", s.name, got, s.wantCur)
+		}
+	}
+
+	// A collected tombstone's watermark refuses what it would have.
+	wm := binary.BigEndian.AppendUint64(nil, 50)
+	wm = binary.BigEndian.AppendUint64(wm, uint64(time.Now().Add(time.Hour).UnixNano()))
+	if err := n.db.Set(watermarkKey("b", "gone"), wm, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if newer, err := n.PutVersionUnlessNewer(ctx, version("gone", "v40", 40)); err != nil || newer != 50 {
+		t.Errorf("write under a watermark at 50: newer %d, %v; want 50", newer, err)
+	}
+	if _, err := n.GetVersion(ctx, metadata.ObjectKey{Bucket: "b", Key: "gone"}); !errors.Is(err, transport.ErrNotFound) {
+		t.Errorf("refused write stored: GetVersion = %v", err)
+	}
+	if newer, err := n.PutVersionUnlessNewer(ctx, version("gone", "v60", 60)); err != nil || newer != 0 {
+		t.Errorf("write above the watermark: newer %d, %v; want 0", newer, err)
 	}
 }

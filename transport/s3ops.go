@@ -73,6 +73,19 @@ type ConditionalWriter interface {
 	ResolveVersion(ctx context.Context, key metadata.ObjectKey, versionID string, commit bool) error
 }
 
+// OrderedWriter is implemented by nodes that can store a fresh write and,
+// in the same exchange, refuse it when the key already holds something
+// newer. A gateway writing a new version to a write quorum of homes learns
+// that way whether any write acknowledged before its own began is newer
+// (the two quorums meet), without reading the key first.
+type OrderedWriter interface {
+	// PutVersionUnlessNewer stores v as PutVersion does, unless the node's
+	// current record of the key, or a collected tombstone of it, orders
+	// after v: then it stores nothing and returns that HLC. A refusal is
+	// not an error; newer is 0 when v was stored.
+	PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (newer metadata.HLC, err error)
+}
+
 // TagWriter is implemented by nodes that can change a version's tag set in
 // place.
 type TagWriter interface {

@@ -135,6 +135,17 @@ func (c *client) PutVersion(ctx context.Context, v *metadata.Version) error {
 	return c.inner.PutVersion(ctx, v)
 }
 
+func (c *client) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {
+	ow, ok := c.inner.(transport.OrderedWriter)
+	if !ok {
+		return 0, fmt.Errorf("faulttransport: node %s: %w: no ordered writes", c.id, transport.ErrUnavailable)
+	}
+	if _, err := c.f.before(ctx, c.id, "put version"); err != nil {
+		return 0, err
+	}
+	return ow.PutVersionUnlessNewer(ctx, v)
+}
+
 func (c *client) GetVersion(ctx context.Context, key metadata.ObjectKey) (*metadata.Version, error) {
 	if _, err := c.f.before(ctx, c.id, "get version"); err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ import (
 )
 
 // Routes of the optional node interfaces (transport.UploadStore,
-// ConditionalWriter, TagWriter).
+// ConditionalWriter, TagWriter, OrderedWriter).
 const (
 	pathUpload       = "/v1/upload"
 	pathUploadFinish = "/v1/upload/finish"
@@ -25,6 +25,7 @@ const (
 	pathPart         = "/v1/part"
 	pathParts        = "/v1/parts"
 	pathVersionIf    = "/v1/version/if"
+	pathVersionFresh = "/v1/version/fresh"
 	pathResolve      = "/v1/version/resolve"
 	pathTags         = "/v1/tags"
 )
@@ -33,6 +34,7 @@ var (
 	_ transport.UploadStore       = (*Client)(nil)
 	_ transport.ConditionalWriter = (*Client)(nil)
 	_ transport.TagWriter         = (*Client)(nil)
+	_ transport.OrderedWriter     = (*Client)(nil)
 )
 
 func uploadQuery(bucket, key, uploadID string) url.Values {
@@ -193,6 +195,24 @@ func (c *Client) PutVersionIf(ctx context.Context, v *metadata.Version, cond tra
 	return ans[0] == '1', nil
 }
 
+// PutVersionUnlessNewer implements transport.OrderedWriter.
+func (c *Client) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {
+	rec, err := v.MarshalBinary()
+	if err != nil {
+		return 0, fmt.Errorf("put fresh version on node %s: %w", c.node, err)
+	}
+	resp, err := c.do(ctx, "put fresh version", http.MethodPut, c.url(pathVersionFresh, nil), bytes.NewReader(rec), int64(len(rec)))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var ans [8]byte
+	if _, err := io.ReadFull(resp.Body, ans[:]); err != nil {
+		return 0, fmt.Errorf("put fresh version on node %s: %w: no decision", c.node, transport.ErrUnavailable)
+	}
+	return metadata.HLC(binary.BigEndian.Uint64(ans[:])), nil
+}
+
 // ResolveVersion implements transport.ConditionalWriter.
 func (c *Client) ResolveVersion(ctx context.Context, key metadata.ObjectKey, versionID string, commit bool) error {
 	q := url.Values{"b": {key.Bucket}, "k": {key.Key}, "v": {versionID}}
@@ -332,6 +352,22 @@ func (h *Handler) registerS3Ops() {
 			q := r.URL.Query()
 			err := cw.ResolveVersion(r.Context(), metadata.ObjectKey{Bucket: q.Get("b"), Key: q.Get("k")}, q.Get("v"), q.Get("commit") == "1")
 			h.noContent(w, r, "resolve version", err)
+		})
+	}
+	if ow, ok := h.node.(transport.OrderedWriter); ok {
+		h.mux.HandleFunc("PUT "+pathVersionFresh, func(w http.ResponseWriter, r *http.Request) {
+			rec, err := readRecord(r)
+			v := new(metadata.Version)
+			if err == nil {
+				if derr := v.UnmarshalBinary(rec); derr != nil {
+					err = errors.Join(transport.ErrInvalid, derr)
+				}
+			}
+			var newer metadata.HLC
+			if err == nil {
+				newer, err = ow.PutVersionUnlessNewer(r.Context(), v)
+			}
+			h.reply(w, r, "put fresh version", binary.BigEndian.AppendUint64(nil, uint64(newer)), err)
 		})
 	}
 	if tw, ok := h.node.(transport.TagWriter); ok {
