@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Addr returns a 127.0.0.1 address whose port is free now for TCP and UDP
@@ -19,10 +20,19 @@ import (
 // the node bound it, and the cluster never came up. So the port is chosen
 // below that range, where only explicit binds compete, falling back to the
 // kernel's choice where the range cannot be read or leaves too little room.
+//
+// A port handed out is not handed out again by this process: a harness
+// picks every port of a cluster before starting it, and two random picks
+// that agree would both look free until the first process bound it (one
+// CI run had a node's admin port equal to another's gossip port).
 func Addr() (string, error) {
 	if low := ephemeralLow(); low > 20000 {
 		for range 200 {
-			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(low-10000)))
+			port := 10000 + rand.IntN(low-10000)
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			if !given.claim(port) {
+				continue
+			}
 			if free(addr) {
 				return addr, nil
 			}
@@ -34,6 +44,25 @@ func Addr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// given is every port Addr returned (or found taken) in this process.
+var given = claimed{ports: make(map[int]bool)}
+
+type claimed struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+// claim marks port as given and reports whether it was not before.
+func (c *claimed) claim(port int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ports[port] {
+		return false
+	}
+	c.ports[port] = true
+	return true
 }
 
 func free(addr string) bool {

@@ -50,3 +50,20 @@ func TestFreeRefusesABoundPort(t *testing.T) {
 		t.Errorf("free(%s) = true for a port in use", ln.Addr())
 	}
 }
+
+// Ports picked but not bound yet are never picked again: a cluster's
+// harness picks all its ports before any process binds one.
+func TestAddrNeverRepeats(t *testing.T) {
+	t.Parallel()
+	seen := make(map[string]bool)
+	for range 2000 {
+		addr, err := Addr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[addr] {
+			t.Fatalf("Addr() handed out %s twice", addr)
+		}
+		seen[addr] = true
+	}
+}
