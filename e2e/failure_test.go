@@ -192,9 +192,10 @@ func shardsByIndex(t *testing.T, c *clustertest.Cluster, size int64) map[int]nod
 func TestBitrot(t *testing.T) {
 	t.Parallel()
 	const (
-		size = 4<<20 + 5 // five blocks, the last of 5 bytes
-		bs   = 1 << 20
-		k    = 4
+		large = 4<<20 + 5 // five blocks, the last of 5 bytes
+		small = 1<<20 + 3 // two blocks: whole GETs bring its shards with the records
+		bs    = 1 << 20
+		k     = 4
 	)
 	type damage struct{ shard, block, at int } // at < 0: in the checksum itself
 	tests := []struct {
@@ -204,6 +205,7 @@ func TestBitrot(t *testing.T) {
 		corrupt int64  // corrupt shards the GET must detect
 		fails   bool
 		early   bool // the failure shows before the status line
+		small   bool // the object is small enough for shards to come with records
 	}{
 		{name: "data shard, first block", damage: []damage{{0, 0, 100}}, corrupt: 1},
 		{name: "data shard, middle block", damage: []damage{{2, 2, bs/k - 1}}, corrupt: 1},
@@ -216,6 +218,10 @@ func TestBitrot(t *testing.T) {
 		{name: "three shards, first block", damage: []damage{{0, 0, 1}, {1, 0, 2}, {2, 0, 3}}, fails: true, early: true},
 		{name: "three shards, third block", damage: []damage{{0, 2, 1}, {1, 2, 2}, {4, 2, 3}}, fails: true},
 		{name: "three shards, ranged read", damage: []damage{{1, 3, 1}, {2, 3, 2}, {3, 3, 3}}, rng: fmt.Sprintf("bytes=%d-", 3*bs), fails: true, early: true},
+		{name: "small object, data shard", damage: []damage{{2, 0, 9}}, corrupt: 1, small: true},
+		{name: "small object, short last block", damage: []damage{{0, 1, 0}}, corrupt: 1, small: true},
+		{name: "small object, two data shards", damage: []damage{{0, 0, 3}, {3, 1, -1}}, corrupt: 2, small: true},
+		{name: "small object, three shards", damage: []damage{{0, 0, 1}, {1, 0, 2}, {4, 0, 3}}, fails: true, early: true, small: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,10 +229,14 @@ func TestBitrot(t *testing.T) {
 			c := clustertest.Start(t, clustertest.Options{})
 			cl := sdkClient(t, c)
 			mustCreateBucket(t, cl, "rot")
+			size := large
+			if tc.small {
+				size = small
+			}
 			data := randomBytes(42, size)
 			put(t, cl, "rot", "obj", data)
 			waitReplicated(t, c, "rot", "obj", md5Hex(data), true)
-			shards := shardsByIndex(t, c, size)
+			shards := shardsByIndex(t, c, int64(size))
 			for _, d := range tc.damage {
 				off := frameOffset(bs, k, d.block, d.at)
 				if d.at < 0 {

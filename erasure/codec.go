@@ -168,13 +168,19 @@ func (c *Codec) blockLen(objectSize, b int64) int {
 // ShardFileSize returns the size in bytes of every shard of an object of
 // objectSize bytes. It returns 0 for objectSize <= 0.
 func (c *Codec) ShardFileSize(objectSize int64) int64 {
-	if objectSize <= 0 {
+	return ShardSize(objectSize, c.k, c.blockSize)
+}
+
+// ShardSize is ShardFileSize for an object cut into blocks of blockSize
+// bytes and k data fragments each, without building a codec.
+func ShardSize(objectSize int64, k, blockSize int) int64 {
+	if objectSize <= 0 || k <= 0 || blockSize <= 0 {
 		return 0
 	}
-	bs := int64(c.blockSize)
-	size := objectSize / bs * c.frameStride()
+	bs := int64(blockSize)
+	size := objectSize / bs * (ChecksumSize + ceilDiv64(bs, int64(k)))
 	if tail := objectSize % bs; tail > 0 {
-		size += ChecksumSize + ceilDiv64(tail, int64(c.k))
+		size += ChecksumSize + ceilDiv64(tail, int64(k))
 	}
 	return size
 }

@@ -62,6 +62,12 @@ func (g *Gateway) readNewestOnce(ctx context.Context, bucket, key string, need i
 		homes[i] = string(id)
 	}
 	okey := metadata.ObjectKey{Bucket: bucket, Key: key}
+	get := func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
+		return c.GetVersion(ctx, okey)
+	}
+	if pf := prefetchOf(ctx); pf != nil {
+		get = pf.getVersion(okey)
+	}
 	// The read asks a write quorum of homes first, the rest only when one
 	// of those fails, is slow, or disagrees: four answers that agree are
 	// all a read needs (see below), and on a machine with few cores six
@@ -69,16 +75,12 @@ func (g *Gateway) readNewestOnce(ctx context.Context, bucket, key string, need i
 	answers := make(chan answer[*metadata.Version], len(homes))
 	first, rest := g.readOrder(homes, max(need, g.params.MetaWrite))
 	launched := len(first)
-	fanoutInto(ctx, g, first, answers, func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
-		return c.GetVersion(ctx, okey)
-	})
+	fanoutInto(ctx, g, first, answers, get)
 	expand := func() {
 		if len(rest) == 0 {
 			return
 		}
-		fanoutInto(ctx, g, rest, answers, func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
-			return c.GetVersion(ctx, okey)
-		})
+		fanoutInto(ctx, g, rest, answers, get)
 		launched, rest = launched+len(rest), nil
 	}
 	hedge := time.NewTimer(g.lat.hedgeAfter())
@@ -345,6 +347,11 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 		g.fail(c, err)
 		return
 	}
+	if !head && c.Request.Header.Get("Range") == "" && c.Query("partNumber") == "" {
+		// A whole small object: its shards come with the records.
+		ctx = withPrefetch(ctx)
+		c.Request = c.Request.WithContext(ctx)
+	}
 	v, byNode, err := g.readObjectVersion(ctx, bucket, key, "")
 	if err != nil {
 		g.failVersion(c, v, err) // a delete marker's headers go with NoSuchKey
@@ -498,6 +505,9 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 		}
 		if frag := atHand(shard); frag != nil {
 			return inlineRange(frag, off, n)
+		}
+		if b := prefetchOf(ctx).take(v.VersionID, shard); b != nil {
+			return inlineRange(b, off, n)
 		}
 		if enough {
 			return nil, errNotAtHand

@@ -239,8 +239,9 @@ type Node struct {
 }
 
 var (
-	_ transport.NodeClient   = (*Node)(nil)
-	_ transport.VersionStore = (*Node)(nil)
+	_ transport.NodeClient      = (*Node)(nil)
+	_ transport.VersionStore    = (*Node)(nil)
+	_ transport.ShardPrefetcher = (*Node)(nil)
 )
 
 // Open opens (creating if needed) the node's data directory.

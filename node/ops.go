@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -198,6 +199,29 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 	// records say of their bucket's versioning.
 	return n.storeVersion(v)
 }
+
+// GetVersionWithShard implements transport.ShardPrefetcher.
+func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (*metadata.Version, int, []byte, error) {
+	v, err := n.GetVersion(ctx, key)
+	if err != nil || v.Deleted || v.IsInline() || len(v.Parts) > 0 || v.Size == 0 || v.Size > maxSize {
+		return v, -1, nil, err
+	}
+	i := slices.Index(v.Shards, n.cfg.ID)
+	if i < 0 {
+		return v, -1, nil, nil
+	}
+	rc, err := n.ReadShard(ctx, transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: i}, 0, -1)
+	if err != nil {
+		return v, -1, nil, nil
+	}
+	defer rc.Close()
+	shard := make([]byte, erasure.ShardSize(v.Size, v.EC.DataShards, v.EC.BlockSize))
+	if _, err := io.ReadFull(rc, shard); err != nil {
+		return v, -1, nil, nil
+	}
+	return v, i, shard, nil
+}
+
 
 // PutVersionUnlessNewer implements transport.OrderedWriter.
 func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {

@@ -313,3 +313,68 @@ func TestPutVersionUnlessNewer(t *testing.T) {
 		t.Errorf("write above the watermark: newer %d, %v; want 0", newer, err)
 	}
 }
+
+func TestGetVersionWithShard(t *testing.T) {
+	t.Parallel()
+	n, _ := openTestNode(t)
+	ctx := t.Context()
+	stored := strings.Repeat("s", 32+3) // one frame: checksum and the 3-byte fragment
+	write := func(v *metadata.Version, shard string) {
+		t.Helper()
+		if shard != "" {
+			ref := transport.ShardRef{Bucket: "b", Key: v.Key, VersionID: v.VersionID, Index: slices.Index(v.Shards, "n1")}
+			if err := n.PutShard(ctx, ref, strings.NewReader(shard), int64(len(shard))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := n.PutVersion(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain := version("plain", "v1", 1)
+	write(plain, stored)
+	second := version("second", "v1", 1)
+	second.Shards = []string{"n0", "n1"}
+	second.EC.ParityShards = 1
+	write(second, stored)
+	inline := version("inline", "v1", 1)
+	inline.Inline = []byte(stored)
+	write(inline, "")
+	elsewhere := version("elsewhere", "v1", 1)
+	elsewhere.Shards = []string{"n9"}
+	write(elsewhere, "")
+	missing := version("missing", "v1", 1)
+	write(missing, "")
+	multipart := version("multipart", "v1", 1)
+	multipart.Parts = []metadata.Part{{Number: 1, Size: 3}}
+	write(multipart, "")
+
+	tests := []struct {
+		key       string
+		maxSize   int64
+		wantIndex int
+	}{
+		{"plain", 1 << 20, 0},
+		{"second", 1 << 20, 1},
+		{"plain", 2, -1},           // larger than asked for
+		{"inline", 1 << 20, -1},    // the record carries it
+		{"elsewhere", 1 << 20, -1}, // not this node's
+		{"missing", 1 << 20, -1},   // the node lacks it: the reader asks and finds out
+		{"multipart", 1 << 20, -1},
+	}
+	for _, tc := range tests {
+		v, index, shard, err := n.GetVersionWithShard(ctx, metadata.ObjectKey{Bucket: "b", Key: tc.key}, tc.maxSize)
+		if err != nil || v == nil || v.Key != tc.key {
+			t.Fatalf("%s: GetVersionWithShard = %v, %v", tc.key, v, err)
+		}
+		if index != tc.wantIndex {
+			t.Errorf("%s (max %d): index %d; want %d", tc.key, tc.maxSize, index, tc.wantIndex)
+		}
+		if want := tc.wantIndex >= 0; want != (shard != nil) || (want && string(shard) != stored) {
+			t.Errorf("%s (max %d): shard %q", tc.key, tc.maxSize, shard)
+		}
+	}
+	if _, _, _, err := n.GetVersionWithShard(ctx, metadata.ObjectKey{Bucket: "b", Key: "none"}, 1<<20); !errors.Is(err, transport.ErrNotFound) {
+		t.Errorf("GetVersionWithShard of a missing key: %v; want ErrNotFound", err)
+	}
+}

@@ -51,3 +51,16 @@ type VersionPage struct {
 	Versions  []*metadata.Version
 	Truncated bool
 }
+
+// ShardPrefetcher is implemented by nodes that can send their shard of a
+// small object with its record, so that a GET makes one exchange with
+// each node it reads from instead of two.
+type ShardPrefetcher interface {
+	// GetVersionWithShard is GetVersion that also returns, when the
+	// returned record is a streamed (not inline, not multipart) object of
+	// at most maxSize bytes and this node is the home of its shard index,
+	// that whole shard as stored; index is -1 and shard nil otherwise,
+	// including when the node cannot read it (the reader then asks the
+	// usual way and finds out why).
+	GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (v *metadata.Version, index int, shard []byte, err error)
+}

@@ -25,8 +25,9 @@ type Client struct {
 }
 
 var (
-	_ transport.NodeClient = (*Client)(nil)
-	_ transport.Hinter     = (*Client)(nil)
+	_ transport.NodeClient      = (*Client)(nil)
+	_ transport.ShardPrefetcher = (*Client)(nil)
+	_ transport.Hinter          = (*Client)(nil)
 )
 
 // NewTransport returns an http.Transport tuned for gateway→node traffic:
@@ -161,6 +162,37 @@ func (c *Client) GetVersion(ctx context.Context, key metadata.ObjectKey) (*metad
 		return nil, fmt.Errorf("get version on node %s: %w: %v", c.node, transport.ErrCorrupt, err)
 	}
 	return v, nil
+}
+
+// GetVersionWithShard implements transport.ShardPrefetcher.
+func (c *Client) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (*metadata.Version, int, []byte, error) {
+	q := url.Values{"b": {key.Bucket}, "k": {key.Key}, "shard": {strconv.FormatInt(maxSize, 10)}}
+	resp, err := c.do(ctx, "get version", http.MethodGet, c.url(pathVersion, q), nil, 0)
+	if err != nil {
+		return nil, -1, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, -1, nil, fmt.Errorf("get version on node %s: %w: %v", c.node, transport.ErrUnavailable, err)
+	}
+	index, recLen := -1, len(b)
+	if h := resp.Header.Get(headerRecordLength); h != "" {
+		n, err1 := strconv.Atoi(h)
+		i, err2 := strconv.Atoi(resp.Header.Get(headerShardIndex))
+		if err1 != nil || err2 != nil || n < 0 || n > len(b) || i < 0 {
+			return nil, -1, nil, fmt.Errorf("get version on node %s: %w: bad shard framing", c.node, transport.ErrCorrupt)
+		}
+		index, recLen = i, n
+	}
+	v := new(metadata.Version)
+	if err := v.UnmarshalBinary(b[:recLen]); err != nil {
+		return nil, -1, nil, fmt.Errorf("get version on node %s: %w: %v", c.node, transport.ErrCorrupt, err)
+	}
+	if index < 0 {
+		return v, -1, nil, nil
+	}
+	return v, index, b[recLen:], nil
 }
 
 // List implements transport.NodeClient.

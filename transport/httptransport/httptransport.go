@@ -26,6 +26,10 @@ const (
 
 	headerError = "X-Cairn-Error"
 
+	// A record answered with the node's shard of it (ShardPrefetcher).
+	headerShardIndex   = "X-Cairn-Shard-Index"
+	headerRecordLength = "X-Cairn-Record-Length"
+
 	// maxRecordBody bounds a version or bucket record in a request body:
 	// inline shards are at most the inline threshold over k, far below this.
 	maxRecordBody = 16 << 20

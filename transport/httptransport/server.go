@@ -204,9 +204,28 @@ func (h *Handler) putVersion(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// getVersion answers with the record; asked for a shard up to a size (the
+// "shard" parameter) by a node that can prefetch, with the record followed
+// by the node's shard of it, its index and the record's length in headers.
 func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	v, err := h.node.GetVersion(r.Context(), metadata.ObjectKey{Bucket: q.Get("b"), Key: q.Get("k")})
+	key := metadata.ObjectKey{Bucket: q.Get("b"), Key: q.Get("k")}
+	var (
+		v     *metadata.Version
+		index = -1
+		shard []byte
+		err   error
+	)
+	if sp, ok := h.node.(transport.ShardPrefetcher); ok && q.Has("shard") {
+		maxSize, perr := strconv.ParseInt(q.Get("shard"), 10, 64)
+		if perr != nil {
+			h.fail(w, r, "get version", transport.ErrInvalid)
+			return
+		}
+		v, index, shard, err = sp.GetVersionWithShard(r.Context(), key, maxSize)
+	} else {
+		v, err = h.node.GetVersion(r.Context(), key)
+	}
 	if err != nil {
 		h.fail(w, r, "get version", err)
 		return
@@ -217,6 +236,14 @@ func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
+	if shard != nil {
+		w.Header().Set(headerShardIndex, strconv.Itoa(index))
+		w.Header().Set(headerRecordLength, strconv.Itoa(len(rec)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(rec)+len(shard)))
+		w.Write(rec)
+		w.Write(shard)
+		return
+	}
 	w.Write(rec)
 }
 

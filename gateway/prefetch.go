@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+
+	"cairn/metadata"
+	"cairn/transport"
+)
+
+// prefetchMaxSize is the largest object whose shards a whole-object GET
+// asks to receive with the records it reads (transport.ShardPrefetcher).
+// Reading a record and then the shard costs a node two requests, and for
+// objects this small the second one cost as much CPU as moving the bytes.
+// The records read come from the first homes in shard order, so usually
+// the k data shards arrive and the object decodes without another
+// exchange. It bounds what one GET holds in memory to k shards of it.
+const prefetchMaxSize = 2 << 20
+
+// prefetched holds the shards that came with the records of one GET,
+// until the decoder opens them.
+type prefetched struct {
+	mu     sync.Mutex
+	shards map[prefetchKey][]byte
+}
+
+type prefetchKey struct {
+	versionID string
+	index     int
+}
+
+type prefetchCtxKey struct{}
+
+// withPrefetch marks a read whose record fetches should bring shards along.
+func withPrefetch(ctx context.Context) context.Context {
+	return context.WithValue(ctx, prefetchCtxKey{}, &prefetched{shards: make(map[prefetchKey][]byte)})
+}
+
+func prefetchOf(ctx context.Context) *prefetched {
+	pf, _ := ctx.Value(prefetchCtxKey{}).(*prefetched)
+	return pf
+}
+
+// getVersion reads a key's record from a node, keeping the shard that came
+// with it; nodes that cannot send one answer as GetVersion does.
+func (pf *prefetched) getVersion(key metadata.ObjectKey) func(context.Context, transport.NodeClient) (*metadata.Version, error) {
+	return func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
+		sp, ok := c.(transport.ShardPrefetcher)
+		if !ok {
+			return c.GetVersion(ctx, key)
+		}
+		v, index, shard, err := sp.GetVersionWithShard(ctx, key, prefetchMaxSize)
+		if err == nil && shard != nil {
+			pf.mu.Lock()
+			pf.shards[prefetchKey{v.VersionID, index}] = shard
+			pf.mu.Unlock()
+		}
+		return v, err
+	}
+}
+
+// take hands over shard index of a version if it came with a record; a
+// second open of the same shard (after a checksum failure) goes to a node.
+func (pf *prefetched) take(versionID string, index int) []byte {
+	if pf == nil {
+		return nil
+	}
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	k := prefetchKey{versionID, index}
+	b := pf.shards[k]
+	delete(pf.shards, k)
+	return b
+}
