@@ -222,7 +222,6 @@ func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, 
 	return v, i, shard, nil
 }
 
-
 // PutVersionUnlessNewer implements transport.OrderedWriter.
 func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {
 	if err := withCtx(ctx); err != nil {
