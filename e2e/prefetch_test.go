@@ -38,6 +38,9 @@ func TestSmallGetTakesShardsWithRecords(t *testing.T) {
 	if n := stats.ShardReads.Load() - before; n >= gets*k || zero == 0 {
 		t.Errorf("%d whole GETs read %d shards (%d GETs read none); want most to read none", gets, n, zero)
 	}
+	if n := stats.PrefetchedShards.Load(); n < gets {
+		t.Errorf("%d whole GETs decoded %d shards that came with records; want at least %d", gets, n, gets)
+	}
 
 	before = stats.ShardReads.Load()
 	got, _ := get(t, cl, "prefetch", "obj", aws.String("bytes=100-199"))

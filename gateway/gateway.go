@@ -181,6 +181,9 @@ type Stats struct {
 	HedgedReads atomic.Int64
 	// ShardReads counts shard reads opened on a node.
 	ShardReads atomic.Int64
+	// PrefetchedShards counts shards a GET decoded from what came with
+	// the records it read.
+	PrefetchedShards atomic.Int64
 	// ShardWrites counts shards stored on their home or, as a hint, on a
 	// fallback; FailedShardWrites counts attempts a node did not take.
 	ShardWrites       atomic.Int64

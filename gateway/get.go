@@ -349,7 +349,9 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 	}
 	if !head && c.Request.Header.Get("Range") == "" && c.Query("partNumber") == "" {
 		// A whole small object: its shards come with the records.
-		ctx = withPrefetch(ctx)
+		var pf *prefetched
+		ctx, pf = withPrefetch(ctx)
+		defer pf.release()
 		c.Request = c.Request.WithContext(ctx)
 	}
 	v, byNode, err := g.readObjectVersion(ctx, bucket, key, "")
@@ -506,8 +508,18 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 		if frag := atHand(shard); frag != nil {
 			return inlineRange(frag, off, n)
 		}
-		if b := prefetchOf(ctx).take(v.VersionID, shard); b != nil {
-			return inlineRange(b, off, n)
+		if rc := prefetchOf(ctx).take(v.VersionID, shard); rc != nil {
+			if off == 0 {
+				g.stats.PrefetchedShards.Add(1)
+				if n >= 0 {
+					return struct {
+						io.Reader
+						io.Closer
+					}{io.LimitReader(rc, n), rc}, nil
+				}
+				return rc, nil
+			}
+			rc.Close()
 		}
 		if enough {
 			return nil, errNotAtHand

@@ -59,6 +59,7 @@ func (g *Gateway) registerMetrics() error {
 	m.collectors = []prometheus.Collector{
 		m.requests, m.duration, m.bytesIn, m.bytesOut,
 		counter("cairn_gateway_shard_reads_total", "Shard reads opened on nodes by GET and HEAD.", &st.ShardReads),
+		counter("cairn_gateway_prefetched_shards_total", "Shards a GET decoded from what came with the records it read.", &st.PrefetchedShards),
 		counter("cairn_gateway_shard_read_failures_total", "Shard reads that failed other than by checksum mismatch.", &st.FailedShardReads),
 		counter("cairn_gateway_checksum_failures_total", "Fragments read whose checksum did not match (bitrot or corruption).", &st.CorruptShards),
 		counter("cairn_gateway_hedged_reads_total", "Reads that opened one shard more because a node was slow.", &st.HedgedReads),

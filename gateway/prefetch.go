@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"sync"
 
 	"cairn/metadata"
@@ -17,11 +18,13 @@ import (
 // exchange. It bounds what one GET holds in memory to k shards of it.
 const prefetchMaxSize = 2 << 20
 
-// prefetched holds the shards that came with the records of one GET,
-// until the decoder opens them.
+// prefetched holds the shards that came with the records of one GET, as
+// the rest of each node's answer, until the decoder opens them or the GET
+// ends.
 type prefetched struct {
 	mu     sync.Mutex
-	shards map[prefetchKey][]byte
+	shards map[prefetchKey]io.ReadCloser
+	done   bool
 }
 
 type prefetchKey struct {
@@ -31,9 +34,11 @@ type prefetchKey struct {
 
 type prefetchCtxKey struct{}
 
-// withPrefetch marks a read whose record fetches should bring shards along.
-func withPrefetch(ctx context.Context) context.Context {
-	return context.WithValue(ctx, prefetchCtxKey{}, &prefetched{shards: make(map[prefetchKey][]byte)})
+// withPrefetch marks a read whose record fetches should bring shards
+// along; the caller calls release when the read is over.
+func withPrefetch(ctx context.Context) (context.Context, *prefetched) {
+	pf := &prefetched{shards: make(map[prefetchKey]io.ReadCloser)}
+	return context.WithValue(ctx, prefetchCtxKey{}, pf), pf
 }
 
 func prefetchOf(ctx context.Context) *prefetched {
@@ -51,24 +56,46 @@ func (pf *prefetched) getVersion(key metadata.ObjectKey) func(context.Context, t
 		}
 		v, index, shard, err := sp.GetVersionWithShard(ctx, key, prefetchMaxSize)
 		if err == nil && shard != nil {
-			pf.mu.Lock()
-			pf.shards[prefetchKey{v.VersionID, index}] = shard
-			pf.mu.Unlock()
+			pf.keep(prefetchKey{v.VersionID, index}, shard)
 		}
 		return v, err
 	}
 }
 
+func (pf *prefetched) keep(k prefetchKey, shard io.ReadCloser) {
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	if old := pf.shards[k]; old != nil {
+		old.Close() // a second read of the same record (the read asked again)
+	}
+	if pf.done {
+		shard.Close() // an answer after the GET ended
+		return
+	}
+	pf.shards[k] = shard
+}
+
 // take hands over shard index of a version if it came with a record; a
 // second open of the same shard (after a checksum failure) goes to a node.
-func (pf *prefetched) take(versionID string, index int) []byte {
+func (pf *prefetched) take(versionID string, index int) io.ReadCloser {
 	if pf == nil {
 		return nil
 	}
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
 	k := prefetchKey{versionID, index}
-	b := pf.shards[k]
+	rc := pf.shards[k]
 	delete(pf.shards, k)
-	return b
+	return rc
+}
+
+// release closes the shards nobody opened and those that come later.
+func (pf *prefetched) release() {
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	pf.done = true
+	for k, rc := range pf.shards {
+		rc.Close()
+		delete(pf.shards, k)
+	}
 }

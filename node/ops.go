@@ -201,7 +201,7 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 }
 
 // GetVersionWithShard implements transport.ShardPrefetcher.
-func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (*metadata.Version, int, []byte, error) {
+func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (*metadata.Version, int, io.ReadCloser, error) {
 	v, err := n.GetVersion(ctx, key)
 	if err != nil || v.Deleted || v.IsInline() || len(v.Parts) > 0 || v.Size == 0 || v.Size > maxSize {
 		return v, -1, nil, err
@@ -214,12 +214,11 @@ func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, 
 	if err != nil {
 		return v, -1, nil, nil
 	}
-	defer rc.Close()
-	shard := make([]byte, erasure.ShardSize(v.Size, v.EC.DataShards, v.EC.BlockSize))
-	if _, err := io.ReadFull(rc, shard); err != nil {
+	if sized, ok := rc.(interface{ Size() int64 }); !ok || sized.Size() != erasure.ShardSize(v.Size, v.EC.DataShards, v.EC.BlockSize) {
+		rc.Close() // not what the record describes: the reader finds out the usual way
 		return v, -1, nil, nil
 	}
-	return v, i, shard, nil
+	return v, i, rc, nil
 }
 
 // PutVersionUnlessNewer implements transport.OrderedWriter.

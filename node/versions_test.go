@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -370,8 +371,15 @@ func TestGetVersionWithShard(t *testing.T) {
 		if index != tc.wantIndex {
 			t.Errorf("%s (max %d): index %d; want %d", tc.key, tc.maxSize, index, tc.wantIndex)
 		}
-		if want := tc.wantIndex >= 0; want != (shard != nil) || (want && string(shard) != stored) {
-			t.Errorf("%s (max %d): shard %q", tc.key, tc.maxSize, shard)
+		var got []byte
+		if shard != nil {
+			if got, err = io.ReadAll(shard); err != nil {
+				t.Fatal(err)
+			}
+			shard.Close()
+		}
+		if want := tc.wantIndex >= 0; want != (shard != nil) || (want && string(got) != stored) {
+			t.Errorf("%s (max %d): shard %q (reader %v)", tc.key, tc.maxSize, got, shard != nil)
 		}
 	}
 	if _, _, _, err := n.GetVersionWithShard(ctx, metadata.ObjectKey{Bucket: "b", Key: "none"}, 1<<20); !errors.Is(err, transport.ErrNotFound) {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"io"
 
 	"cairn/metadata"
 )
@@ -59,8 +60,8 @@ type ShardPrefetcher interface {
 	// GetVersionWithShard is GetVersion that also returns, when the
 	// returned record is a streamed (not inline, not multipart) object of
 	// at most maxSize bytes and this node is the home of its shard index,
-	// that whole shard as stored; index is -1 and shard nil otherwise,
-	// including when the node cannot read it (the reader then asks the
-	// usual way and finds out why).
-	GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (v *metadata.Version, index int, shard []byte, err error)
+	// a reader of that whole shard as stored, which the caller closes;
+	// index is -1 and shard nil otherwise, including when the node cannot
+	// open it (the reader then asks the usual way and finds out why).
+	GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (v *metadata.Version, index int, shard io.ReadCloser, err error)
 }

@@ -164,35 +164,45 @@ func (c *Client) GetVersion(ctx context.Context, key metadata.ObjectKey) (*metad
 	return v, nil
 }
 
-// GetVersionWithShard implements transport.ShardPrefetcher.
-func (c *Client) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (*metadata.Version, int, []byte, error) {
+// GetVersionWithShard implements transport.ShardPrefetcher. The shard is
+// the rest of the response body, read as the caller decodes.
+func (c *Client) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (*metadata.Version, int, io.ReadCloser, error) {
 	q := url.Values{"b": {key.Bucket}, "k": {key.Key}, "shard": {strconv.FormatInt(maxSize, 10)}}
 	resp, err := c.do(ctx, "get version", http.MethodGet, c.url(pathVersion, q), nil, 0)
 	if err != nil {
 		return nil, -1, nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, -1, nil, fmt.Errorf("get version on node %s: %w: %v", c.node, transport.ErrUnavailable, err)
-	}
-	index, recLen := -1, len(b)
+	index, recLen := -1, -1
 	if h := resp.Header.Get(headerRecordLength); h != "" {
 		n, err1 := strconv.Atoi(h)
 		i, err2 := strconv.Atoi(resp.Header.Get(headerShardIndex))
-		if err1 != nil || err2 != nil || n < 0 || n > len(b) || i < 0 {
+		if err1 != nil || err2 != nil || n < 0 || n > maxRecordBody || i < 0 {
+			resp.Body.Close()
 			return nil, -1, nil, fmt.Errorf("get version on node %s: %w: bad shard framing", c.node, transport.ErrCorrupt)
 		}
 		index, recLen = i, n
 	}
+	var rec []byte
+	if recLen >= 0 {
+		rec = make([]byte, recLen)
+		_, err = io.ReadFull(resp.Body, rec)
+	} else {
+		rec, err = io.ReadAll(resp.Body)
+	}
+	if err != nil {
+		resp.Body.Close()
+		return nil, -1, nil, fmt.Errorf("get version on node %s: %w: %v", c.node, transport.ErrUnavailable, err)
+	}
 	v := new(metadata.Version)
-	if err := v.UnmarshalBinary(b[:recLen]); err != nil {
+	if err := v.UnmarshalBinary(rec); err != nil {
+		resp.Body.Close()
 		return nil, -1, nil, fmt.Errorf("get version on node %s: %w: %v", c.node, transport.ErrCorrupt, err)
 	}
 	if index < 0 {
+		resp.Body.Close()
 		return v, -1, nil, nil
 	}
-	return v, index, b[recLen:], nil
+	return v, index, resp.Body, nil
 }
 
 // List implements transport.NodeClient.

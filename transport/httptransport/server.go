@@ -213,7 +213,7 @@ func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
 	var (
 		v     *metadata.Version
 		index = -1
-		shard []byte
+		shard io.ReadCloser
 		err   error
 	)
 	if sp, ok := h.node.(transport.ShardPrefetcher); ok && q.Has("shard") {
@@ -230,21 +230,33 @@ func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "get version", err)
 		return
 	}
+	if shard != nil {
+		defer shard.Close()
+	}
 	rec, err := v.MarshalBinary()
 	if err != nil {
 		h.fail(w, r, "get version", err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	if shard != nil {
-		w.Header().Set(headerShardIndex, strconv.Itoa(index))
-		w.Header().Set(headerRecordLength, strconv.Itoa(len(rec)))
-		w.Header().Set("Content-Length", strconv.Itoa(len(rec)+len(shard)))
+	sized, ok := shard.(interface{ Size() int64 })
+	if shard == nil || !ok {
 		w.Write(rec)
-		w.Write(shard)
 		return
 	}
+	w.Header().Set(headerShardIndex, strconv.Itoa(index))
+	w.Header().Set(headerRecordLength, strconv.Itoa(len(rec)))
+	w.Header().Set("Content-Length", strconv.FormatInt(int64(len(rec))+sized.Size(), 10))
 	w.Write(rec)
+	var werr error
+	if wt, ok := shard.(io.WriterTo); ok {
+		_, werr = wt.WriteTo(w) // by sendfile, as readShard
+	} else {
+		_, werr = copyBody(w, shard)
+	}
+	if werr != nil {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
