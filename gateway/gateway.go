@@ -156,7 +156,8 @@ type Gateway struct {
 	engine   *gin.Engine
 
 	buckets bucketCache
-	codecs  sync.Map // ecKey → *erasure.Codec, for reading objects written with other parameters
+	batches recordBatches // record writes queued per node (batch.go)
+	codecs  sync.Map      // ecKey → *erasure.Codec, for reading objects written with other parameters
 	reqSeq  atomic.Uint64
 	repairs sync.WaitGroup // background read repairs; Close waits for them
 	lat     latencies

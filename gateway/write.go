@@ -526,7 +526,13 @@ func (g *Gateway) putRecord(ctx context.Context, sp *shardPlan, home string, rec
 		if err == nil {
 			// A hung home must not hold the record back from a fallback.
 			hctx, cancel := context.WithTimeout(ctx, stallTimeout)
-			if ow, ok := c.(transport.OrderedWriter); ok && unlessNewer {
+			if bw, ok := c.(transport.BatchWriter); ok {
+				var newer metadata.HLC
+				newer, err = g.batches.write(hctx, home, bw, transport.VersionWrite{V: rec, UnlessNewer: unlessNewer})
+				if err == nil && newer != 0 {
+					err = &refusedError{newer}
+				}
+			} else if ow, ok := c.(transport.OrderedWriter); ok && unlessNewer {
 				var newer metadata.HLC
 				if newer, err = ow.PutVersionUnlessNewer(hctx, rec); err == nil && newer != 0 {
 					err = &refusedError{newer}

@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"cairn/metadata"
+	"cairn/transport"
+)
+
+// heldNode answers each batch only when the test releases it, and records
+// the batches' sizes. It answers a record with its HLC as Newer, so each
+// writer can check it got its own answer.
+type heldNode struct {
+	mu      sync.Mutex
+	sizes   []int
+	release chan error
+}
+
+func (h *heldNode) PutVersions(ctx context.Context, writes []transport.VersionWrite) ([]transport.VersionWriteResult, error) {
+	h.mu.Lock()
+	h.sizes = append(h.sizes, len(writes))
+	h.mu.Unlock()
+	if err := <-h.release; err != nil {
+		return nil, err
+	}
+	out := make([]transport.VersionWriteResult, len(writes))
+	for i, w := range writes {
+		out[i].Newer = w.V.HLC
+	}
+	return out, nil
+}
+
+func TestRecordBatches(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var b recordBatches
+		n := &heldNode{release: make(chan error)}
+		const writers = 2 + 70
+		errs := make(chan error, writers)
+		write := func(hlc int) {
+			v := &metadata.Version{HLC: metadata.HLC(hlc)}
+			newer, err := b.write(context.Background(), "n1", n, transport.VersionWrite{V: v})
+			if err == nil && newer != v.HLC {
+				err = fmt.Errorf("writer %d got the answer for %d", hlc, newer)
+			}
+			errs <- err
+		}
+		// The first two go out alone, at once.
+		go write(1)
+		go write(2)
+		synctest.Wait()
+		// The rest queue behind them.
+		for i := 3; i <= writers; i++ {
+			go write(i)
+		}
+		synctest.Wait()
+		n.mu.Lock()
+		if fmt.Sprint(n.sizes) != "[1 1]" {
+			t.Errorf("batches sent before any answer: %v; want [1 1]", n.sizes)
+		}
+		n.mu.Unlock()
+		// Each answer lets the next batch out, up to maxBatchRecords long.
+		for range 4 {
+			n.release <- nil
+			synctest.Wait()
+		}
+		for range writers {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		n.mu.Lock()
+		if want := fmt.Sprint([]int{1, 1, maxBatchRecords, writers - 2 - maxBatchRecords}); fmt.Sprint(n.sizes) != want {
+			t.Errorf("batch sizes %v; want %s", n.sizes, want)
+		}
+		n.mu.Unlock()
+
+		// A failed exchange fails every record it carried; the queue
+		// carries on.
+		go write(100)
+		synctest.Wait()
+		n.release <- errors.New("node gone")
+		if err := <-errs; err == nil || err.Error() != "node gone" {
+			t.Errorf("write through a failed exchange: %v; want its error", err)
+		}
+	})
+}

@@ -1,0 +1,37 @@
+package node
+
+import (
+	"context"
+	"sync"
+
+	"cairn/transport"
+)
+
+var _ transport.BatchWriter = (*Node)(nil)
+
+// PutVersions implements transport.BatchWriter. The records are stored
+// concurrently, so their synced commits share the metadata store's group
+// commit as separate requests' would.
+func (n *Node) PutVersions(ctx context.Context, writes []transport.VersionWrite) ([]transport.VersionWriteResult, error) {
+	if err := withCtx(ctx); err != nil {
+		return nil, err
+	}
+	results := make([]transport.VersionWriteResult, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Go(func() {
+			r := &results[i]
+			if w.V == nil {
+				r.Err = transport.ErrInvalid
+				return
+			}
+			if w.UnlessNewer {
+				r.Newer, r.Err = n.PutVersionUnlessNewer(ctx, w.V)
+			} else {
+				r.Err = n.PutVersion(ctx, w.V)
+			}
+		})
+	}
+	wg.Wait()
+	return results, nil
+}

@@ -1,0 +1,31 @@
+package transport
+
+import (
+	"context"
+
+	"cairn/metadata"
+)
+
+// BatchWriter is implemented by nodes that take several version records
+// in one exchange. A gateway under load sends each node the records of
+// many PUTs at once instead of one request each: a request costs a node
+// about as much CPU as storing the record it carries.
+type BatchWriter interface {
+	// PutVersions stores every record as PutVersion does, or as
+	// PutVersionUnlessNewer when UnlessNewer is set, and answers for each
+	// in order. The error is for the exchange: the node could not be
+	// asked, and none of the answers is known.
+	PutVersions(ctx context.Context, writes []VersionWrite) ([]VersionWriteResult, error)
+}
+
+// VersionWrite is one record of a PutVersions batch.
+type VersionWrite struct {
+	V           *metadata.Version
+	UnlessNewer bool
+}
+
+// VersionWriteResult is the node's answer for one record of a batch.
+type VersionWriteResult struct {
+	Newer metadata.HLC // UnlessNewer refused: the newer HLC the node holds
+	Err   error
+}

@@ -1,0 +1,146 @@
+package httptransport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"cairn/metadata"
+	"cairn/transport"
+)
+
+// A batch of version records travels as, per record, a flags byte (1:
+// unless newer), the record's length as a uvarint and the record; the
+// answer as, per record, the newer HLC, the error code (0: stored) and the
+// error message's length as uvarints, then the message.
+const (
+	pathVersionBatch = "/v1/version/batch"
+
+	batchUnlessNewer = 1
+
+	// maxBatchBody bounds a batch request: the gateway sends at most
+	// maxBatchRecords records of any size up to maxRecordBody, but far
+	// fewer bytes in practice (small objects' records).
+	maxBatchBody = 64 << 20
+)
+
+var _ transport.BatchWriter = (*Client)(nil)
+
+// PutVersions implements transport.BatchWriter.
+func (c *Client) PutVersions(ctx context.Context, writes []transport.VersionWrite) ([]transport.VersionWriteResult, error) {
+	var body []byte
+	for _, w := range writes {
+		rec, err := w.V.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("put versions on node %s: %w", c.node, err)
+		}
+		var flags byte
+		if w.UnlessNewer {
+			flags |= batchUnlessNewer
+		}
+		body = append(body, flags)
+		body = binary.AppendUvarint(body, uint64(len(rec)))
+		body = append(body, rec...)
+	}
+	resp, err := c.do(ctx, "put versions", http.MethodPut, c.url(pathVersionBatch, nil), bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	results := make([]transport.VersionWriteResult, len(writes))
+	for i := range results {
+		newer, err1 := binary.ReadUvarint(br)
+		code, err2 := binary.ReadUvarint(br)
+		n, err3 := binary.ReadUvarint(br)
+		if err := errors.Join(err1, err2, err3); err != nil || n > 1<<16 {
+			return nil, fmt.Errorf("put versions on node %s: %w: answer %d of %d: %v", c.node, transport.ErrUnavailable, i, len(writes), err)
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(br, msg); err != nil {
+			return nil, fmt.Errorf("put versions on node %s: %w: %v", c.node, transport.ErrUnavailable, err)
+		}
+		results[i].Newer = metadata.HLC(newer)
+		if code != 0 {
+			results[i].Err = &transport.Error{Node: c.node, Op: "put version", Code: transport.Code(code), Message: string(msg)}
+		}
+	}
+	return results, nil
+}
+
+func (h *Handler) registerBatch() {
+	bw, ok := h.node.(transport.BatchWriter)
+	if !ok {
+		return
+	}
+	h.mux.HandleFunc("PUT "+pathVersionBatch, func(w http.ResponseWriter, r *http.Request) {
+		writes, err := readBatch(http.MaxBytesReader(nil, r.Body, maxBatchBody))
+		if err != nil {
+			h.fail(w, r, "put versions", err)
+			return
+		}
+		results, err := bw.PutVersions(r.Context(), writes)
+		if err == nil && len(results) != len(writes) {
+			err = fmt.Errorf("put versions: %d answers for %d records", len(results), len(writes))
+		}
+		if err != nil {
+			h.fail(w, r, "put versions", err)
+			return
+		}
+		var out []byte
+		for i, res := range results {
+			out = binary.AppendUvarint(out, uint64(res.Newer))
+			if res.Err == nil {
+				out = binary.AppendUvarint(out, 0)
+				out = binary.AppendUvarint(out, 0)
+				continue
+			}
+			code := transport.CodeOf(res.Err)
+			if code == transport.CodeInternal {
+				h.log.Error("node request failed", "op", "put versions", "record", i, "request_id", transport.RequestIDFrom(r.Context()), "err", res.Err)
+			}
+			msg := res.Err.Error()
+			if len(msg) > 1<<16 {
+				msg = msg[:1<<16]
+			}
+			out = binary.AppendUvarint(out, uint64(code))
+			out = binary.AppendUvarint(out, uint64(len(msg)))
+			out = append(out, msg...)
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(out)
+	})
+}
+
+// readBatch decodes a batch request body.
+func readBatch(r io.Reader) ([]transport.VersionWrite, error) {
+	br := bufio.NewReader(r)
+	var writes []transport.VersionWrite
+	for {
+		flags, err := br.ReadByte()
+		if err == io.EOF {
+			return writes, nil
+		}
+		if err != nil {
+			return nil, errors.Join(transport.ErrInvalid, err)
+		}
+		n, err := binary.ReadUvarint(br)
+		if err != nil || n > maxRecordBody {
+			return nil, fmt.Errorf("%w: record %d: bad length", transport.ErrInvalid, len(writes))
+		}
+		rec := make([]byte, n)
+		if _, err := io.ReadFull(br, rec); err != nil {
+			return nil, errors.Join(transport.ErrInvalid, err)
+		}
+		v := new(metadata.Version)
+		if err := v.UnmarshalBinary(rec); err != nil {
+			return nil, errors.Join(transport.ErrInvalid, err)
+		}
+		writes = append(writes, transport.VersionWrite{V: v, UnlessNewer: flags&batchUnlessNewer != 0})
+	}
+}
