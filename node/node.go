@@ -228,6 +228,9 @@ type Node struct {
 	scan       scanState
 	clock      *metadata.Clock // stamps lifecycle expirations (lifecycle.go)
 	lc         lifecycleState
+	// watermarks counts the watermark keys the store holds, or more: with
+	// none, a record write need not look one up (tombstones.go).
+	watermarks atomic.Int64
 
 	layouts  *layoutstore.Store // nil without Config.Layout
 	handover handoverState
@@ -271,6 +274,11 @@ func Open(cfg Config) (*Node, error) {
 			db.Close()
 			return nil, fmt.Errorf("node: %w", err)
 		}
+	}
+	if err := n.countWatermarks(); err != nil {
+		shards.close()
+		db.Close()
+		return nil, err
 	}
 	if err := n.loadHints(); err != nil {
 		shards.close()

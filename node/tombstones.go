@@ -127,6 +127,11 @@ func watermarkKey(bucket, key string) []byte {
 
 // watermark returns the key's deleted-before HLC, or 0.
 func (n *Node) watermark(bucket, key string) (metadata.HLC, error) {
+	if n.watermarks.Load() == 0 {
+		// Most nodes collected no tombstone within the last hint window:
+		// skip a lookup that every record write would make, and miss.
+		return 0, nil
+	}
 	val, closer, err := n.db.Get(watermarkKey(bucket, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
@@ -287,6 +292,11 @@ func (n *Node) collectOne(ctx context.Context, t *tombstone, now time.Time) erro
 	if err != nil {
 		return err
 	}
+	if wm == 0 {
+		// Counted before it is written: under the key lock no write of
+		// this key can look in between, and others may look needlessly.
+		n.watermarks.Add(1)
+	}
 	wmVal := binary.BigEndian.AppendUint64(nil, uint64(max(wm, t.at())))
 	wmVal = binary.BigEndian.AppendUint64(wmVal, uint64(now.Add(n.cfg.HintWindow+n.cfg.TombstoneGrace).UnixNano()))
 	b.Set(watermarkKey(t.v.Bucket, t.v.Key), wmVal, nil)
@@ -370,6 +380,26 @@ func (n *Node) expireWatermarks(now time.Time) error {
 	if dropped == 0 {
 		return nil
 	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	n.watermarks.Add(-dropped)
 	n.lc.tomb.add(func(s *TombstoneStats) { s.WatermarksExpired += dropped })
-	return b.Commit(pebble.Sync)
+	return nil
+}
+
+// countWatermarks sets the watermark count from the store, at Open.
+func (n *Node) countWatermarks() error {
+	lower := []byte(watermarkPrefix)
+	it, err := n.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: successor(lower)})
+	if err != nil {
+		return fmt.Errorf("node: count watermarks: %w", err)
+	}
+	defer it.Close()
+	count := int64(0)
+	for valid := it.First(); valid; valid = it.Next() {
+		count++
+	}
+	n.watermarks.Store(count)
+	return it.Error()
 }

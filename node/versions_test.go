@@ -304,6 +304,7 @@ func TestPutVersionUnlessNewer(t *testing.T) {
 	if err := n.db.Set(watermarkKey("b", "gone"), wm, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
+	n.watermarks.Add(1) // as tombstone collection counts what it sets
 	if newer, err := n.PutVersionUnlessNewer(ctx, version("gone", "v40", 40)); err != nil || newer != 50 {
 		t.Errorf("write under a watermark at 50: newer %d, %v; want 50", newer, err)
 	}
@@ -384,5 +385,44 @@ func TestGetVersionWithShard(t *testing.T) {
 	}
 	if _, _, _, err := n.GetVersionWithShard(ctx, metadata.ObjectKey{Bucket: "b", Key: "none"}, 1<<20); !errors.Is(err, transport.ErrNotFound) {
 		t.Errorf("GetVersionWithShard of a missing key: %v; want ErrNotFound", err)
+	}
+}
+
+// A node that reopens counts the watermarks it holds, and refuses what
+// they refuse; once they expire, it skips the lookup again.
+func TestWatermarksCountedAcrossRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	n, err := Open(Config{ID: "n1", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry := time.Now().Add(time.Hour)
+	for _, key := range []string{"x", "y"} {
+		wm := binary.BigEndian.AppendUint64(nil, 50)
+		wm = binary.BigEndian.AppendUint64(wm, uint64(expiry.UnixNano()))
+		if err := n.db.Set(watermarkKey("b", key), wm, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.Close()
+	if n, err = Open(Config{ID: "n1", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if got := n.watermarks.Load(); got != 2 {
+		t.Errorf("watermarks counted at open: %d; want 2", got)
+	}
+	if newer, err := n.PutVersionUnlessNewer(t.Context(), version("x", "v40", 40)); err != nil || newer != 50 {
+		t.Errorf("write under a watermark after a restart: newer %d, %v; want 50", newer, err)
+	}
+	if err := n.expireWatermarks(expiry.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.watermarks.Load(); got != 0 {
+		t.Errorf("watermarks after they expired: %d; want 0", got)
+	}
+	if newer, err := n.PutVersionUnlessNewer(t.Context(), version("x", "v41", 41)); err != nil || newer != 0 {
+		t.Errorf("write after the watermark expired: newer %d, %v; want it stored", newer, err)
 	}
 }
