@@ -35,18 +35,18 @@ func (h *heldNode) PutVersions(ctx context.Context, writes []transport.VersionWr
 	return out, nil
 }
 
-func TestRecordBatches(t *testing.T) {
+func TestBatcher(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		var b recordBatches
+		b := newRecordBatches()
 		n := &heldNode{release: make(chan error)}
 		const writers = 2 + 70
 		errs := make(chan error, writers)
 		write := func(hlc int) {
 			v := &metadata.Version{HLC: metadata.HLC(hlc)}
-			newer, err := b.write(context.Background(), "n1", n, transport.VersionWrite{V: v})
-			if err == nil && newer != v.HLC {
-				err = fmt.Errorf("writer %d got the answer for %d", hlc, newer)
+			r, err := b.do(context.Background(), n, n.PutVersions, transport.VersionWrite{V: v})
+			if err == nil && r.Newer != v.HLC {
+				err = fmt.Errorf("writer %d got the answer for %d", hlc, r.Newer)
 			}
 			errs <- err
 		}
@@ -64,7 +64,7 @@ func TestRecordBatches(t *testing.T) {
 			t.Errorf("batches sent before any answer: %v; want [1 1]", n.sizes)
 		}
 		n.mu.Unlock()
-		// Each answer lets the next batch out, up to maxBatchRecords long.
+		// Each answer lets the next batch out, up to maxBatchItems long.
 		for range 4 {
 			n.release <- nil
 			synctest.Wait()
@@ -75,7 +75,7 @@ func TestRecordBatches(t *testing.T) {
 			}
 		}
 		n.mu.Lock()
-		if want := fmt.Sprint([]int{1, 1, maxBatchRecords, writers - 2 - maxBatchRecords}); fmt.Sprint(n.sizes) != want {
+		if want := fmt.Sprint([]int{1, 1, maxBatchItems, writers - 2 - maxBatchItems}); fmt.Sprint(n.sizes) != want {
 			t.Errorf("batch sizes %v; want %s", n.sizes, want)
 		}
 		n.mu.Unlock()

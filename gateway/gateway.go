@@ -155,12 +155,14 @@ type Gateway struct {
 	origin   string // makes this gateway's version IDs unique
 	engine   *gin.Engine
 
-	buckets bucketCache
-	batches recordBatches // record writes queued per node (batch.go)
-	codecs  sync.Map      // ecKey → *erasure.Codec, for reading objects written with other parameters
-	reqSeq  atomic.Uint64
-	repairs sync.WaitGroup // background read repairs; Close waits for them
-	lat     latencies
+	buckets       bucketCache
+	recordBatches *recordBatches // record writes queued per node (batch.go)
+	readBatches   readBatches    // record reads queued per node
+	prefetch      prefetchChoice // whether whole GETs ask for shards, per bucket
+	codecs        sync.Map       // ecKey → *erasure.Codec, for reading objects written with other parameters
+	reqSeq        atomic.Uint64
+	repairs       sync.WaitGroup // background read repairs; Close waits for them
+	lat           latencies
 
 	stats   Stats
 	metrics *gatewayMetrics // nil without Config.Metrics
@@ -209,11 +211,12 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: origin id: %w", err)
 	}
 	g := &Gateway{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		codec:  codec,
-		params: quorum.DefaultParams(cfg.DataShards, cfg.ParityShards),
-		clock:  metadata.NewClock(cfg.Now, cfg.MaxClockSkew),
+		cfg:           cfg,
+		log:           cfg.Logger,
+		codec:         codec,
+		params:        quorum.DefaultParams(cfg.DataShards, cfg.ParityShards),
+		clock:         metadata.NewClock(cfg.Now, cfg.MaxClockSkew),
+		recordBatches: newRecordBatches(),
 		verifier: &s3api.Verifier{
 			Creds:   cfg.Credentials,
 			Region:  cfg.Region,

@@ -63,6 +63,9 @@ func (g *Gateway) readNewestOnce(ctx context.Context, bucket, key string, need i
 	}
 	okey := metadata.ObjectKey{Bucket: bucket, Key: key}
 	get := func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
+		if br, ok := c.(transport.BatchReader); ok {
+			return g.readRecord(ctx, br, okey)
+		}
 		return c.GetVersion(ctx, okey)
 	}
 	if pf := prefetchOf(ctx); pf != nil {
@@ -347,8 +350,9 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 		g.fail(c, err)
 		return
 	}
-	if !head && c.Request.Header.Get("Range") == "" && c.Query("partNumber") == "" {
-		// A whole small object: its shards come with the records.
+	whole := !head && c.Request.Header.Get("Range") == "" && c.Query("partNumber") == ""
+	if whole && g.prefetch.want(bucket) {
+		// A small object's shards come with the records.
 		var pf *prefetched
 		ctx, pf = withPrefetch(ctx)
 		defer pf.release()
@@ -358,6 +362,9 @@ func (g *Gateway) getObject(c *gin.Context, bucket, key string, head bool) {
 	if err != nil {
 		g.failVersion(c, v, err) // a delete marker's headers go with NoSuchKey
 		return
+	}
+	if whole {
+		g.prefetch.found(bucket, v)
 	}
 	for retries := 3; ; retries-- {
 		err := g.serveVersion(c, v, byNode, head)

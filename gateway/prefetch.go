@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"cairn/metadata"
 	"cairn/transport"
@@ -17,6 +18,46 @@ import (
 // the k data shards arrive and the object decodes without another
 // exchange. It bounds what one GET holds in memory to k shards of it.
 const prefetchMaxSize = 2 << 20
+
+// prefetchChoice picks, per bucket, between the two ways a whole GET can
+// read records: with shards (worth it for objects whose shards are
+// streamed and small) or in batches with other reads (an inline object's
+// data is in its record anyway, and a batch saves requests; streams cannot
+// share one). Buckets tend to hold objects of like sizes, so the choice
+// follows what the bucket's recent GETs found, starting with shards.
+type prefetchChoice struct {
+	buckets sync.Map // bucket → *atomic.Int32, in [-prefetchScoreMax, prefetchScoreMax]
+}
+
+const prefetchScoreMax = 8
+
+// want reports whether a whole GET in bucket should ask for shards.
+func (p *prefetchChoice) want(bucket string) bool {
+	s, ok := p.buckets.Load(bucket)
+	return !ok || s.(*atomic.Int32).Load() >= 0
+}
+
+// found records what a whole GET in bucket read.
+func (p *prefetchChoice) found(bucket string, v *metadata.Version) {
+	s, ok := p.buckets.Load(bucket)
+	if !ok {
+		s, _ = p.buckets.LoadOrStore(bucket, new(atomic.Int32))
+	}
+	score := s.(*atomic.Int32)
+	step := int32(-1)
+	if prefetchable(v) {
+		step = 1
+	}
+	if n := score.Load() + step; n >= -prefetchScoreMax && n <= prefetchScoreMax {
+		score.Store(n) // racing GETs may lose a step: it only steers
+	}
+}
+
+// prefetchable reports whether a node would send its shard of v with the
+// record (node.GetVersionWithShard).
+func prefetchable(v *metadata.Version) bool {
+	return v != nil && !v.Deleted && !v.IsInline() && len(v.Parts) == 0 && v.Size > 0 && v.Size <= prefetchMaxSize
+}
 
 // prefetched holds the shards that came with the records of one GET, as
 // the rest of each node's answer, until the decoder opens them or the GET

@@ -528,7 +528,7 @@ func (g *Gateway) putRecord(ctx context.Context, sp *shardPlan, home string, rec
 			hctx, cancel := context.WithTimeout(ctx, stallTimeout)
 			if bw, ok := c.(transport.BatchWriter); ok {
 				var newer metadata.HLC
-				newer, err = g.batches.write(hctx, home, bw, transport.VersionWrite{V: rec, UnlessNewer: unlessNewer})
+				newer, err = g.writeRecord(hctx, bw, transport.VersionWrite{V: rec, UnlessNewer: unlessNewer})
 				if err == nil && newer != 0 {
 					err = &refusedError{newer}
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"cairn/metadata"
 	"cairn/transport"
 )
 
@@ -33,5 +34,19 @@ func (n *Node) PutVersions(ctx context.Context, writes []transport.VersionWrite)
 		})
 	}
 	wg.Wait()
+	return results, nil
+}
+
+var _ transport.BatchReader = (*Node)(nil)
+
+// GetVersions implements transport.BatchReader.
+func (n *Node) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]transport.VersionReadResult, error) {
+	if err := withCtx(ctx); err != nil {
+		return nil, err
+	}
+	results := make([]transport.VersionReadResult, len(keys))
+	for i, key := range keys {
+		results[i].V, results[i].Err = n.GetVersion(ctx, key)
+	}
 	return results, nil
 }

@@ -29,3 +29,18 @@ type VersionWriteResult struct {
 	Newer metadata.HLC // UnlessNewer refused: the newer HLC the node holds
 	Err   error
 }
+
+// BatchReader is implemented by nodes that read several keys' records in
+// one exchange, for the same reason as BatchWriter.
+type BatchReader interface {
+	// GetVersions answers GetVersion for every key, in order. The error
+	// is for the exchange, as PutVersions'.
+	GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]VersionReadResult, error)
+}
+
+// VersionReadResult is the node's answer for one key of a GetVersions
+// batch: its record, or GetVersion's error (ErrNotFound when it has none).
+type VersionReadResult struct {
+	V   *metadata.Version
+	Err error
+}

@@ -18,8 +18,14 @@ import (
 // unless newer), the record's length as a uvarint and the record; the
 // answer as, per record, the newer HLC, the error code (0: stored) and the
 // error message's length as uvarints, then the message.
+//
+// A batch of record reads travels as, per key, the bucket's and the key's
+// lengths as uvarints, each followed by its bytes; the answer as, per key,
+// the error code (0: found) and a length as uvarints, followed by that
+// many bytes of the record, or of the error message.
 const (
-	pathVersionBatch = "/v1/version/batch"
+	pathVersionBatch     = "/v1/version/batch"
+	pathVersionReadBatch = "/v1/version/read-batch"
 
 	batchUnlessNewer = 1
 
@@ -29,7 +35,10 @@ const (
 	maxBatchBody = 64 << 20
 )
 
-var _ transport.BatchWriter = (*Client)(nil)
+var (
+	_ transport.BatchWriter = (*Client)(nil)
+	_ transport.BatchReader = (*Client)(nil)
+)
 
 // PutVersions implements transport.BatchWriter.
 func (c *Client) PutVersions(ctx context.Context, writes []transport.VersionWrite) ([]transport.VersionWriteResult, error) {
@@ -142,5 +151,119 @@ func readBatch(r io.Reader) ([]transport.VersionWrite, error) {
 			return nil, errors.Join(transport.ErrInvalid, err)
 		}
 		writes = append(writes, transport.VersionWrite{V: v, UnlessNewer: flags&batchUnlessNewer != 0})
+	}
+}
+
+// GetVersions implements transport.BatchReader.
+func (c *Client) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]transport.VersionReadResult, error) {
+	var body []byte
+	for _, k := range keys {
+		body = binary.AppendUvarint(body, uint64(len(k.Bucket)))
+		body = append(body, k.Bucket...)
+		body = binary.AppendUvarint(body, uint64(len(k.Key)))
+		body = append(body, k.Key...)
+	}
+	resp, err := c.do(ctx, "get versions", http.MethodPost, c.url(pathVersionReadBatch, nil), bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	results := make([]transport.VersionReadResult, len(keys))
+	for i := range results {
+		code, err1 := binary.ReadUvarint(br)
+		n, err2 := binary.ReadUvarint(br)
+		if err := errors.Join(err1, err2); err != nil || n > maxRecordBody {
+			return nil, fmt.Errorf("get versions on node %s: %w: answer %d of %d: %v", c.node, transport.ErrUnavailable, i, len(keys), err)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return nil, fmt.Errorf("get versions on node %s: %w: %v", c.node, transport.ErrUnavailable, err)
+		}
+		if code != 0 {
+			results[i].Err = &transport.Error{Node: c.node, Op: "get version", Code: transport.Code(code), Message: string(b)}
+			continue
+		}
+		v := new(metadata.Version)
+		if err := v.UnmarshalBinary(b); err != nil {
+			results[i].Err = fmt.Errorf("get version on node %s: %w: %v", c.node, transport.ErrCorrupt, err)
+			continue
+		}
+		results[i].V = v
+	}
+	return results, nil
+}
+
+func (h *Handler) registerReadBatch() {
+	br, ok := h.node.(transport.BatchReader)
+	if !ok {
+		return
+	}
+	h.mux.HandleFunc("POST "+pathVersionReadBatch, func(w http.ResponseWriter, r *http.Request) {
+		keys, err := readKeys(http.MaxBytesReader(nil, r.Body, maxBatchBody))
+		if err != nil {
+			h.fail(w, r, "get versions", err)
+			return
+		}
+		results, err := br.GetVersions(r.Context(), keys)
+		if err == nil && len(results) != len(keys) {
+			err = fmt.Errorf("get versions: %d answers for %d keys", len(results), len(keys))
+		}
+		if err != nil {
+			h.fail(w, r, "get versions", err)
+			return
+		}
+		var out []byte
+		for i, res := range results {
+			var b []byte
+			err := res.Err
+			if err == nil {
+				b, err = res.V.MarshalBinary()
+			}
+			code := uint64(0)
+			if err != nil {
+				code = uint64(transport.CodeOf(err))
+				if transport.Code(code) == transport.CodeInternal {
+					h.log.Error("node request failed", "op", "get versions", "key", i, "request_id", transport.RequestIDFrom(r.Context()), "err", err)
+				}
+				b = []byte(err.Error())
+			}
+			out = binary.AppendUvarint(out, code)
+			out = binary.AppendUvarint(out, uint64(len(b)))
+			out = append(out, b...)
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(out)
+	})
+}
+
+// readKeys decodes a read batch's request body.
+func readKeys(r io.Reader) ([]metadata.ObjectKey, error) {
+	br := bufio.NewReader(r)
+	next := func() (string, error) {
+		n, err := binary.ReadUvarint(br)
+		if err != nil || n > 4096 {
+			return "", fmt.Errorf("%w: bad length", transport.ErrInvalid)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return "", errors.Join(transport.ErrInvalid, err)
+		}
+		return string(b), nil
+	}
+	var keys []metadata.ObjectKey
+	for {
+		if _, err := br.Peek(1); err == io.EOF {
+			return keys, nil
+		}
+		bucket, err := next()
+		if err != nil {
+			return nil, err
+		}
+		key, err := next()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, metadata.ObjectKey{Bucket: bucket, Key: key})
 	}
 }

@@ -110,3 +110,29 @@ func TestGetVersionWithShardRoundTrip(t *testing.T) {
 		t.Errorf("missing key: %v; want ErrNotFound", err)
 	}
 }
+
+// A batch of record reads answers each key: its record, or not found.
+func TestGetVersionsRoundTrip(t *testing.T) {
+	t.Parallel()
+	nd, c := servedNode(t)
+	ctx := t.Context()
+	v := record("k/with/slashes", "v1", 1)
+	v.Inline = []byte("inline bytes")
+	if err := nd.PutVersion(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	keys := []metadata.ObjectKey{{Bucket: "b", Key: "none"}, {Bucket: "b", Key: "k/with/slashes"}, {Bucket: "b", Key: ""}}
+	results, err := c.GetVersions(ctx, keys)
+	if err != nil || len(results) != len(keys) {
+		t.Fatalf("GetVersions = %d answers, %v", len(results), err)
+	}
+	if !errors.Is(results[0].Err, transport.ErrNotFound) {
+		t.Errorf("missing key: %+v; want ErrNotFound", results[0])
+	}
+	if got := results[1].V; results[1].Err != nil || got.VersionID != "v1" || string(got.Inline) != "inline bytes" {
+		t.Errorf("stored key: %+v", results[1])
+	}
+	if !errors.Is(results[2].Err, transport.ErrNotFound) {
+		t.Errorf("empty key: %+v; want ErrNotFound", results[2])
+	}
+}
