@@ -33,6 +33,9 @@ const (
 	// maxBatchRecords records of any size up to maxRecordBody, but far
 	// fewer bytes in practice (small objects' records).
 	maxBatchBody = 64 << 20
+
+	// maxFailureMessage bounds the message of one item's failure.
+	maxFailureMessage = 1 << 16
 )
 
 var (
@@ -67,7 +70,7 @@ func (c *Client) PutVersions(ctx context.Context, writes []transport.VersionWrit
 		newer, err1 := binary.ReadUvarint(br)
 		code, err2 := binary.ReadUvarint(br)
 		n, err3 := binary.ReadUvarint(br)
-		if err := errors.Join(err1, err2, err3); err != nil || n > 1<<16 {
+		if err := errors.Join(err1, err2, err3); err != nil || n > maxFailureMessage {
 			return nil, fmt.Errorf("put versions on node %s: %w: answer %d of %d: %v", c.node, transport.ErrUnavailable, i, len(writes), err)
 		}
 		msg := make([]byte, n)
@@ -83,47 +86,74 @@ func (c *Client) PutVersions(ctx context.Context, writes []transport.VersionWrit
 }
 
 func (h *Handler) registerBatch() {
-	bw, ok := h.node.(transport.BatchWriter)
-	if !ok {
-		return
+	if bw, ok := h.node.(transport.BatchWriter); ok {
+		serveBatch(h, "PUT "+pathVersionBatch, "put versions", readBatch, bw.PutVersions,
+			func(out []byte, r *http.Request, res transport.VersionWriteResult) []byte {
+				out = binary.AppendUvarint(out, uint64(res.Newer))
+				return h.appendFailure(out, r, "put versions", res.Err)
+			})
 	}
-	h.mux.HandleFunc("PUT "+pathVersionBatch, func(w http.ResponseWriter, r *http.Request) {
-		writes, err := readBatch(http.MaxBytesReader(nil, r.Body, maxBatchBody))
+	if br, ok := h.node.(transport.BatchReader); ok {
+		serveBatch(h, "POST "+pathVersionReadBatch, "get versions", readKeys, br.GetVersions,
+			func(out []byte, r *http.Request, res transport.VersionReadResult) []byte {
+				err := res.Err
+				if err == nil {
+					var rec []byte
+					if rec, err = res.V.MarshalBinary(); err == nil {
+						out = binary.AppendUvarint(out, 0)
+						out = binary.AppendUvarint(out, uint64(len(rec)))
+						return append(out, rec...)
+					}
+				}
+				return h.appendFailure(out, r, "get versions", err)
+			})
+	}
+}
+
+// serveBatch serves a batch route: decode the items, run them, and answer
+// each in order with encode.
+func serveBatch[Q, A any](h *Handler, pattern, op string, decode func(io.Reader) ([]Q, error),
+	run func(context.Context, []Q) ([]A, error), encode func([]byte, *http.Request, A) []byte) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		items, err := decode(http.MaxBytesReader(nil, r.Body, maxBatchBody))
 		if err != nil {
-			h.fail(w, r, "put versions", err)
+			h.fail(w, r, op, err)
 			return
 		}
-		results, err := bw.PutVersions(r.Context(), writes)
-		if err == nil && len(results) != len(writes) {
-			err = fmt.Errorf("put versions: %d answers for %d records", len(results), len(writes))
+		answers, err := run(r.Context(), items)
+		if err == nil && len(answers) != len(items) {
+			err = fmt.Errorf("%s: %d answers for %d items", op, len(answers), len(items))
 		}
 		if err != nil {
-			h.fail(w, r, "put versions", err)
+			h.fail(w, r, op, err)
 			return
 		}
 		var out []byte
-		for i, res := range results {
-			out = binary.AppendUvarint(out, uint64(res.Newer))
-			if res.Err == nil {
-				out = binary.AppendUvarint(out, 0)
-				out = binary.AppendUvarint(out, 0)
-				continue
-			}
-			code := transport.CodeOf(res.Err)
-			if code == transport.CodeInternal {
-				h.log.Error("node request failed", "op", "put versions", "record", i, "request_id", transport.RequestIDFrom(r.Context()), "err", res.Err)
-			}
-			msg := res.Err.Error()
-			if len(msg) > 1<<16 {
-				msg = msg[:1<<16]
-			}
-			out = binary.AppendUvarint(out, uint64(code))
-			out = binary.AppendUvarint(out, uint64(len(msg)))
-			out = append(out, msg...)
+		for _, a := range answers {
+			out = encode(out, r, a)
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Write(out)
 	})
+}
+
+// appendFailure appends an item's error code and message (code 0 and no
+// message for success), logging what has no code of its own.
+func (h *Handler) appendFailure(out []byte, r *http.Request, op string, err error) []byte {
+	if err == nil {
+		return binary.AppendUvarint(binary.AppendUvarint(out, 0), 0)
+	}
+	code := transport.CodeOf(err)
+	if code == transport.CodeInternal {
+		h.log.Error("node request failed", "op", op, "request_id", transport.RequestIDFrom(r.Context()), "err", err)
+	}
+	msg := err.Error()
+	if len(msg) > maxFailureMessage {
+		msg = msg[:maxFailureMessage]
+	}
+	out = binary.AppendUvarint(out, uint64(code))
+	out = binary.AppendUvarint(out, uint64(len(msg)))
+	return append(out, msg...)
 }
 
 // readBatch decodes a batch request body.
@@ -192,49 +222,6 @@ func (c *Client) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]
 		results[i].V = v
 	}
 	return results, nil
-}
-
-func (h *Handler) registerReadBatch() {
-	br, ok := h.node.(transport.BatchReader)
-	if !ok {
-		return
-	}
-	h.mux.HandleFunc("POST "+pathVersionReadBatch, func(w http.ResponseWriter, r *http.Request) {
-		keys, err := readKeys(http.MaxBytesReader(nil, r.Body, maxBatchBody))
-		if err != nil {
-			h.fail(w, r, "get versions", err)
-			return
-		}
-		results, err := br.GetVersions(r.Context(), keys)
-		if err == nil && len(results) != len(keys) {
-			err = fmt.Errorf("get versions: %d answers for %d keys", len(results), len(keys))
-		}
-		if err != nil {
-			h.fail(w, r, "get versions", err)
-			return
-		}
-		var out []byte
-		for i, res := range results {
-			var b []byte
-			err := res.Err
-			if err == nil {
-				b, err = res.V.MarshalBinary()
-			}
-			code := uint64(0)
-			if err != nil {
-				code = uint64(transport.CodeOf(err))
-				if transport.Code(code) == transport.CodeInternal {
-					h.log.Error("node request failed", "op", "get versions", "key", i, "request_id", transport.RequestIDFrom(r.Context()), "err", err)
-				}
-				b = []byte(err.Error())
-			}
-			out = binary.AppendUvarint(out, code)
-			out = binary.AppendUvarint(out, uint64(len(b)))
-			out = append(out, b...)
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Write(out)
-	})
 }
 
 // readKeys decodes a read batch's request body.

@@ -39,7 +39,6 @@ func NewHandler(node transport.NodeClient, log *slog.Logger) *Handler {
 	h.registerPrefixList()
 	h.registerAdmin()
 	h.registerBatch()
-	h.registerReadBatch()
 	if hinter, ok := node.(transport.Hinter); ok {
 		h.mux.HandleFunc("PUT "+pathShardHint, func(w http.ResponseWriter, r *http.Request) { h.putShardHint(w, r, hinter) })
 		h.mux.HandleFunc("PUT "+pathVersionHint, func(w http.ResponseWriter, r *http.Request) { h.putVersionHint(w, r, hinter) })
