@@ -50,3 +50,20 @@ func (n *Node) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]tr
 	}
 	return results, nil
 }
+
+var _ transport.ShardProber = (*Node)(nil)
+
+// HasShards implements transport.ShardProber.
+func (n *Node) HasShards(ctx context.Context, refs []transport.ShardRef) ([]bool, error) {
+	has := make([]bool, len(refs))
+	for i, ref := range refs {
+		if err := withCtx(ctx); err != nil {
+			return nil, err
+		}
+		if rc, err := n.ReadShard(ctx, ref, 0, 0); err == nil {
+			rc.Close()
+			has[i] = true
+		}
+	}
+	return has, nil
+}

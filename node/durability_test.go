@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -28,12 +29,34 @@ type censusCluster struct {
 
 func newCensusCluster(t *testing.T) *censusCluster {
 	t.Helper()
+	return newCensusClusterProbing(t, true)
+}
+
+// newCensusClusterProbing is newCensusCluster whose nodes, without batched,
+// probe other nodes one shard at a time, as they do peers that cannot
+// answer for many (transport.ShardProber).
+func newCensusClusterProbing(t *testing.T, batched bool) *censusCluster {
+	t.Helper()
 	cc := &censusCluster{reg: prometheus.NewRegistry(), down: map[string]bool{}}
 	cc.repairCluster = newRepairCluster(t, func(cfg *Config) {
 		cfg.Alive = cc.alive
 		cfg.Metrics = cc.reg
+		if !batched {
+			cfg.Peers = oneShardAtATime{cfg.Peers}
+		}
 	})
 	return cc
+}
+
+// oneShardAtATime hands out peers with only the NodeClient methods.
+type oneShardAtATime struct{ transport.Dialer }
+
+func (d oneShardAtATime) Node(id string) (transport.NodeClient, error) {
+	c, err := d.Dialer.Node(id)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ transport.NodeClient }{c}, nil
 }
 
 func (cc *censusCluster) alive(id string) bool {
@@ -176,7 +199,16 @@ func TestCensusCountsEachObjectOnce(t *testing.T) {
 // of no other; below k shards the object is lost.
 func TestCensusSeesMissingShards(t *testing.T) {
 	t.Parallel()
-	cc := newCensusCluster(t)
+	for _, batched := range []bool{true, false} {
+		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) {
+			t.Parallel()
+			testCensusSeesMissingShards(t, batched)
+		})
+	}
+}
+
+func testCensusSeesMissingShards(t *testing.T, batched bool) {
+	cc := newCensusClusterProbing(t, batched)
 	a, _ := cc.put("a", payload(1, 50_000), false)
 	counter, others := cc.counterOf("a")
 	// Other objects the same node counts stay as they are.

@@ -44,3 +44,13 @@ type VersionReadResult struct {
 	V   *metadata.Version
 	Err error
 }
+
+// ShardProber is implemented by nodes that say in one exchange which of
+// many shards they hold, for a census that would otherwise ask once per
+// shard.
+type ShardProber interface {
+	// HasShards reports, for each ref, whether an empty ReadShard of it
+	// would succeed: the node holds the shard, or, for an inline object,
+	// the fragment in its record. The error is for the exchange.
+	HasShards(ctx context.Context, refs []ShardRef) ([]bool, error)
+}

@@ -19,6 +19,10 @@ import (
 // answer as, per record, the newer HLC, the error code (0: stored) and the
 // error message's length as uvarints, then the message.
 //
+// A shard probe travels as, per shard, the lengths and bytes of bucket,
+// key and version ID and the shard index as a uvarint; the answer as a
+// byte per shard, 1 when the node holds it.
+//
 // A batch of record reads travels as, per key, the bucket's and the key's
 // lengths as uvarints, each followed by its bytes; the answer as, per key,
 // the error code (0: found) and a length as uvarints, followed by that
@@ -26,6 +30,7 @@ import (
 const (
 	pathVersionBatch     = "/v1/version/batch"
 	pathVersionReadBatch = "/v1/version/read-batch"
+	pathShardProbe       = "/v1/shard/probe"
 
 	batchUnlessNewer = 1
 
@@ -41,6 +46,7 @@ const (
 var (
 	_ transport.BatchWriter = (*Client)(nil)
 	_ transport.BatchReader = (*Client)(nil)
+	_ transport.ShardProber = (*Client)(nil)
 )
 
 // PutVersions implements transport.BatchWriter.
@@ -107,6 +113,31 @@ func (h *Handler) registerBatch() {
 				}
 				return h.appendFailure(out, r, "get versions", err)
 			})
+	}
+	if sp, ok := h.node.(transport.ShardProber); ok {
+		h.mux.HandleFunc("POST "+pathShardProbe, func(w http.ResponseWriter, r *http.Request) {
+			refs, err := readRefs(http.MaxBytesReader(nil, r.Body, maxBatchBody))
+			if err != nil {
+				h.fail(w, r, "probe shards", err)
+				return
+			}
+			has, err := sp.HasShards(r.Context(), refs)
+			if err == nil && len(has) != len(refs) {
+				err = fmt.Errorf("probe shards: %d answers for %d shards", len(has), len(refs))
+			}
+			if err != nil {
+				h.fail(w, r, "probe shards", err)
+				return
+			}
+			out := make([]byte, len(has))
+			for i, ok := range has {
+				if ok {
+					out[i] = 1
+				}
+			}
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(out)
+		})
 	}
 }
 
@@ -227,30 +258,82 @@ func (c *Client) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]
 // readKeys decodes a read batch's request body.
 func readKeys(r io.Reader) ([]metadata.ObjectKey, error) {
 	br := bufio.NewReader(r)
-	next := func() (string, error) {
-		n, err := binary.ReadUvarint(br)
-		if err != nil || n > 4096 {
-			return "", fmt.Errorf("%w: bad length", transport.ErrInvalid)
-		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(br, b); err != nil {
-			return "", errors.Join(transport.ErrInvalid, err)
-		}
-		return string(b), nil
-	}
 	var keys []metadata.ObjectKey
 	for {
 		if _, err := br.Peek(1); err == io.EOF {
 			return keys, nil
 		}
-		bucket, err := next()
+		bucket, err := readString(br)
 		if err != nil {
 			return nil, err
 		}
-		key, err := next()
+		key, err := readString(br)
 		if err != nil {
 			return nil, err
 		}
 		keys = append(keys, metadata.ObjectKey{Bucket: bucket, Key: key})
 	}
+}
+
+// HasShards implements transport.ShardProber.
+func (c *Client) HasShards(ctx context.Context, refs []transport.ShardRef) ([]bool, error) {
+	var body []byte
+	for _, ref := range refs {
+		for _, f := range []string{ref.Bucket, ref.Key, ref.VersionID} {
+			body = binary.AppendUvarint(body, uint64(len(f)))
+			body = append(body, f...)
+		}
+		body = binary.AppendUvarint(body, uint64(ref.Index))
+	}
+	resp, err := c.do(ctx, "probe shards", http.MethodPost, c.url(pathShardProbe, nil), bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	ans := make([]byte, len(refs))
+	if _, err := io.ReadFull(resp.Body, ans); err != nil {
+		return nil, fmt.Errorf("probe shards on node %s: %w: %v", c.node, transport.ErrUnavailable, err)
+	}
+	has := make([]bool, len(refs))
+	for i, b := range ans {
+		has[i] = b == 1
+	}
+	return has, nil
+}
+
+// readRefs decodes a shard probe's request body.
+func readRefs(r io.Reader) ([]transport.ShardRef, error) {
+	br := bufio.NewReader(r)
+	var refs []transport.ShardRef
+	for {
+		if _, err := br.Peek(1); err == io.EOF {
+			return refs, nil
+		}
+		var f [3]string
+		for i := range f {
+			s, err := readString(br)
+			if err != nil {
+				return nil, err
+			}
+			f[i] = s
+		}
+		index, err := binary.ReadUvarint(br)
+		if err != nil || index > 1<<16 {
+			return nil, fmt.Errorf("%w: bad shard index", transport.ErrInvalid)
+		}
+		refs = append(refs, transport.ShardRef{Bucket: f[0], Key: f[1], VersionID: f[2], Index: int(index)})
+	}
+}
+
+// readString reads a uvarint length and that many bytes.
+func readString(br *bufio.Reader) (string, error) {
+	n, err := binary.ReadUvarint(br)
+	if err != nil || n > 4096 {
+		return "", fmt.Errorf("%w: bad length", transport.ErrInvalid)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		return "", errors.Join(transport.ErrInvalid, err)
+	}
+	return string(b), nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +135,39 @@ func TestGetVersionsRoundTrip(t *testing.T) {
 	}
 	if !errors.Is(results[2].Err, transport.ErrNotFound) {
 		t.Errorf("empty key: %+v; want ErrNotFound", results[2])
+	}
+}
+
+// A shard probe answers for each shard: stored, inline in the record, or
+// neither.
+func TestHasShardsRoundTrip(t *testing.T) {
+	t.Parallel()
+	nd, c := servedNode(t)
+	ctx := t.Context()
+	stored := strings.Repeat("x", 32+3)
+	ref := transport.ShardRef{Bucket: "b", Key: "streamed", VersionID: "v1"}
+	if err := nd.PutShard(ctx, ref, strings.NewReader(stored), int64(len(stored))); err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.PutVersion(ctx, record("streamed", "v1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	inline := record("inline", "v1", 1)
+	inline.Inline = []byte(stored)
+	if err := nd.PutVersion(ctx, inline); err != nil {
+		t.Fatal(err)
+	}
+	refs := []transport.ShardRef{
+		ref,
+		{Bucket: "b", Key: "inline", VersionID: "v1"},
+		{Bucket: "b", Key: "streamed", VersionID: "v2"},
+		{Bucket: "b", Key: "none", VersionID: "v1", Index: 3},
+	}
+	has, err := c.HasShards(ctx, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, true, false, false}; !slices.Equal(has, want) {
+		t.Errorf("HasShards = %v; want %v", has, want)
 	}
 }
