@@ -90,6 +90,9 @@ type ScannerStats struct {
 	// AwaitingHandoff counts missing shards left to the fallback holding
 	// them as a hint rather than rebuilt.
 	AwaitingHandoff int64
+	// ScrubsCut counts scrubs that stopped early for a pass asked for
+	// meanwhile; the next pass scrubs on from there.
+	ScrubsCut int64
 	// Segment compaction: segments removed, live bytes they moved, bytes
 	// they freed.
 	SegmentsCompacted int64
@@ -108,11 +111,26 @@ type scanState struct {
 
 	pace pacer // holds scrubbing to ScrubRate
 
+	// scrubFrom is where the next scrub starts: nil at the beginning, the
+	// store key it stopped after when a pass asked for meanwhile cut it
+	// short. Guarded by pass.
+	scrubFrom []byte
+
 	// onRepair, set by tests, sees every queued repair in the order
 	// the scanner works through them.
 	onRepair func(bucket, key string, index, lost int)
+	// asked, set by tests, stands in for a pending StartScan.
+	asked func() bool
 
 	report scanReport // for NodeStats and StartScan (stats.go)
+}
+
+// passAsked reports whether StartScan asked for a pass after this one.
+func (s *scanState) passAsked() bool {
+	if s.asked != nil {
+		return s.asked()
+	}
+	return len(s.report.kicks()) > 0
 }
 
 func (s *scanState) add(f func(*ScannerStats)) {
@@ -382,9 +400,15 @@ func (n *Node) recordBatch(ctx context.Context, after []byte, limit int) (batch 
 }
 
 // scrub is step 3.
+//
+// A scrub of a node holding much data takes minutes at ScrubRate. When a
+// pass is asked for meanwhile (StartScan: objctl heal, a benchmark waiting
+// for full redundancy), the scrub stops after the page it is on, works
+// through what it found, and the next pass, which begins with the census
+// that was asked for, scrubs on from there.
 func (n *Node) scrub(ctx context.Context) error {
 	var jobs []repairJob
-	var after []byte
+	after := n.scan.scrubFrom
 	for {
 		batch, next, err := n.recordBatch(ctx, after, 256)
 		if err != nil {
@@ -397,7 +421,12 @@ func (n *Node) scrub(ctx context.Context) error {
 			n.scan.add(func(s *ScannerStats) { s.RecordsScanned++ })
 			jobs = append(jobs, n.scrubRecord(ctx, v)...)
 		}
+		n.scan.scrubFrom = next
 		if next == nil {
+			break
+		}
+		if n.scan.passAsked() {
+			n.scan.add(func(s *ScannerStats) { s.ScrubsCut++ })
 			break
 		}
 		after = next

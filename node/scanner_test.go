@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -564,5 +565,41 @@ func TestScanLeavesHintedShardsToHandoff(t *testing.T) {
 	}
 	if got, err := diskShard(n1, ref); err != nil || !bytes.Equal(got, hintedShards[0]) {
 		t.Errorf("hinted shard after the handoff: %d bytes, %v; want the original", len(got), err)
+	}
+}
+
+// A scrub cut short by a pass asked for meanwhile goes on from where it
+// stopped in the next pass, and starts over once it reached the end.
+func TestScrubYieldsToAskedPass(t *testing.T) {
+	t.Parallel()
+	n, _ := openTestNode(t)
+	ctx := t.Context()
+	const records = 600 // three pages of 256
+	for i := range records {
+		if err := n.PutVersion(ctx, version(fmt.Sprintf("k%04d", i), "v1", 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scanned := func() int64 { return n.ScannerStats().RecordsScanned }
+	var asked atomic.Bool
+	n.scan.asked = asked.Load
+	pass := func(kicked bool) int64 {
+		t.Helper()
+		before := scanned()
+		asked.Store(kicked)
+		n.ScanNow(ctx) // the records' shards are missing: findings, not failures of the pass
+		return scanned() - before
+	}
+	if got := pass(true); got != 256 {
+		t.Errorf("scrub with a pass asked for: %d records; want one page, 256", got)
+	}
+	if got := n.ScannerStats().ScrubsCut; got != 1 {
+		t.Errorf("ScrubsCut = %d; want 1", got)
+	}
+	if got := pass(false); got != records-256 {
+		t.Errorf("next scrub: %d records; want the %d after the first page", got, records-256)
+	}
+	if got := pass(false); got != records {
+		t.Errorf("scrub after one that reached the end: %d records; want all %d", got, records)
 	}
 }
