@@ -52,6 +52,7 @@ func TestBatcher(t *testing.T) {
 		}
 		// The first two go out alone, at once.
 		go write(1)
+		synctest.Wait()
 		go write(2)
 		synctest.Wait()
 		// The rest queue behind them.
