@@ -18,11 +18,11 @@ const metaMemTableSize = 32 << 20
 // openMeta opens the node's pebble store, tuned for what a node asks of it.
 //
 // Most lookups are of keys that are not there: every PUT of a new key reads
-// the key's record first (to keep the newer of two) on every home, and so
-// does the gateway's ordering read. Without filters each such miss reads a
-// block of every level-0 table and of every level below that could hold the
-// key; on a node taking small PUTs that was a tenth of its CPU, most of it
-// in read system calls. Bloom filters (10 bits a key, about 1 % false
+// the key's record first (to keep the newer of two) on every home. Without
+// filters each such miss reads a block of every level-0 table and of every
+// level below that could hold the key; on a node taking small PUTs the
+// store's lookups were a fifth of its CPU, more than half of that reading
+// sstable blocks (perf). Bloom filters (10 bits a key, about 1 % false
 // positives) answer those misses from memory. Small objects travel inside
 // their records, so records are kilobytes and pebble's 4 MiB default
 // memtable flushed every thousand or so; a larger one keeps recent records
