@@ -219,10 +219,7 @@ func readBatch(r io.Reader) ([]transport.VersionWrite, error) {
 func (c *Client) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]transport.VersionReadResult, error) {
 	var body []byte
 	for _, k := range keys {
-		body = binary.AppendUvarint(body, uint64(len(k.Bucket)))
-		body = append(body, k.Bucket...)
-		body = binary.AppendUvarint(body, uint64(len(k.Key)))
-		body = append(body, k.Key...)
+		body = appendString(appendString(body, k.Bucket), k.Key)
 	}
 	resp, err := c.do(ctx, "get versions", http.MethodPost, c.url(pathVersionReadBatch, nil), bytes.NewReader(body), int64(len(body)))
 	if err != nil {
@@ -279,10 +276,7 @@ func readKeys(r io.Reader) ([]metadata.ObjectKey, error) {
 func (c *Client) HasShards(ctx context.Context, refs []transport.ShardRef) ([]bool, error) {
 	var body []byte
 	for _, ref := range refs {
-		for _, f := range []string{ref.Bucket, ref.Key, ref.VersionID} {
-			body = binary.AppendUvarint(body, uint64(len(f)))
-			body = append(body, f...)
-		}
+		body = appendString(appendString(appendString(body, ref.Bucket), ref.Key), ref.VersionID)
 		body = binary.AppendUvarint(body, uint64(ref.Index))
 	}
 	resp, err := c.do(ctx, "probe shards", http.MethodPost, c.url(pathShardProbe, nil), bytes.NewReader(body), int64(len(body)))
@@ -323,6 +317,11 @@ func readRefs(r io.Reader) ([]transport.ShardRef, error) {
 		}
 		refs = append(refs, transport.ShardRef{Bucket: f[0], Key: f[1], VersionID: f[2], Index: int(index)})
 	}
+}
+
+// appendString appends s's length as a uvarint and s, as readString reads.
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 // readString reads a uvarint length and that many bytes.
