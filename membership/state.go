@@ -56,14 +56,33 @@ func (m *Membership) SetState(epoch uint64, doc []byte) {
 	if b, err := encodeMeta(md); err == nil {
 		m.d.meta.Store(&b)
 	}
-	m.wg.Go(func() {
-		// UpdateNode gossips the new epoch; it waits for acks, so not on
-		// the caller's goroutine.
+	// UpdateNode gossips the new epoch; it waits for acks, so not on the
+	// caller's goroutine.
+	m.wg.Go(func() { m.gossipEpoch(epoch) })
+	m.push(behind)
+}
+
+// gossipEpoch has memberlist take and gossip this member's meta data with
+// epoch, until its own entry shows it. Once is not always enough: an
+// update is dropped when its incarnation number is already below this
+// member's own, which a refutation can raise meanwhile (a loaded machine
+// gets members suspected), and the refutation gossips the old meta data.
+// Peers then never learned the epoch (TestSharedStateSpreads, twice in CI
+// runs here).
+func (m *Membership) gossipEpoch(epoch uint64) {
+	for attempt := 0; attempt < 20 && !m.closed.Load(); attempt++ {
 		if err := m.ml.UpdateNode(time.Second); err != nil && !m.closed.Load() {
 			m.log.Debug("epoch gossip not confirmed", "err", err)
 		}
-	})
-	m.push(behind)
+		if self, ok := m.Member(m.cfg.ID); !ok || self.StateEpoch >= epoch || m.StateEpoch() != epoch {
+			return // taken, or superseded by a newer SetState
+		}
+		select {
+		case <-m.done:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // StateEpoch returns the epoch of the shared document this member holds.
