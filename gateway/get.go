@@ -62,14 +62,14 @@ func (g *Gateway) readNewestOnce(ctx context.Context, bucket, key string, need i
 		homes[i] = string(id)
 	}
 	okey := metadata.ObjectKey{Bucket: bucket, Key: key}
-	get := func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
+	var get recordGetter = func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
 		if br, ok := c.(transport.BatchReader); ok {
 			return g.readRecord(ctx, br, okey)
 		}
 		return c.GetVersion(ctx, okey)
 	}
 	if pf := prefetchOf(ctx); pf != nil {
-		get = pf.getVersion(okey)
+		get = pf.getVersion(okey, get)
 	}
 	// The read asks a write quorum of homes first, the rest only when one
 	// of those fails, is slow, or disagrees: four answers that agree are

@@ -64,13 +64,9 @@ func (g *Gateway) stampVersion(v *metadata.Version, latest <-chan error) error {
 // refusal before it falls back to reading the key first.
 const freshAttempts = 2
 
-// ordersWrites reports whether every home of the key can refuse a record
-// older than its own (transport.OrderedWriter).
-func (g *Gateway) ordersWrites(bucket, key string) bool {
-	homes, err := g.homes(bucket, key)
-	if err != nil {
-		return false
-	}
+// ordersWrites reports whether every one of a key's homes can refuse a
+// record older than its own (transport.OrderedWriter).
+func (g *Gateway) ordersWrites(homes []string) bool {
 	for _, id := range homes {
 		c, err := g.node(id)
 		if err != nil {

@@ -45,7 +45,7 @@ func (p *prefetchChoice) found(bucket string, v *metadata.Version) {
 	}
 	score := s.(*atomic.Int32)
 	step := int32(-1)
-	if prefetchable(v) {
+	if v != nil && v.SmallStreamed(prefetchMaxSize) {
 		step = 1
 	}
 	if n := score.Load() + step; n >= -prefetchScoreMax && n <= prefetchScoreMax {
@@ -53,11 +53,8 @@ func (p *prefetchChoice) found(bucket string, v *metadata.Version) {
 	}
 }
 
-// prefetchable reports whether a node would send its shard of v with the
-// record (node.GetVersionWithShard).
-func prefetchable(v *metadata.Version) bool {
-	return v != nil && !v.Deleted && !v.IsInline() && len(v.Parts) == 0 && v.Size > 0 && v.Size <= prefetchMaxSize
-}
+// recordGetter reads a key's record from a node.
+type recordGetter = func(context.Context, transport.NodeClient) (*metadata.Version, error)
 
 // prefetched holds the shards that came with the records of one GET, as
 // the rest of each node's answer, until the decoder opens them or the GET
@@ -88,12 +85,12 @@ func prefetchOf(ctx context.Context) *prefetched {
 }
 
 // getVersion reads a key's record from a node, keeping the shard that came
-// with it; nodes that cannot send one answer as GetVersion does.
-func (pf *prefetched) getVersion(key metadata.ObjectKey) func(context.Context, transport.NodeClient) (*metadata.Version, error) {
+// with it; nodes that cannot send one are read by plain.
+func (pf *prefetched) getVersion(key metadata.ObjectKey, plain recordGetter) recordGetter {
 	return func(ctx context.Context, c transport.NodeClient) (*metadata.Version, error) {
 		sp, ok := c.(transport.ShardPrefetcher)
 		if !ok {
-			return c.GetVersion(ctx, key)
+			return plain(ctx, c)
 		}
 		v, index, shard, err := sp.GetVersionWithShard(ctx, key, prefetchMaxSize)
 		if err == nil && shard != nil {

@@ -13,7 +13,6 @@ import (
 
 	"cairn/internal/s3api"
 	"cairn/metadata"
-	"cairn/placement"
 	"cairn/transport"
 )
 
@@ -58,7 +57,12 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 	// it; a small write to a bucket that never had versioning learns from
 	// its own commit instead (commitFresh); any other starts that read now,
 	// while the body streams.
-	fresh := cond == nil && state == metadata.Unversioned && size <= g.cfg.InlineThreshold && g.ordersWrites(bucket, key)
+	homes, err := g.homes(bucket, key)
+	if err != nil {
+		g.fail(c, err)
+		return
+	}
+	fresh := cond == nil && state == metadata.Unversioned && size <= g.cfg.InlineThreshold && g.ordersWrites(homes)
 	var latest <-chan error
 	if cond == nil && !fresh {
 		latest = g.latestHLC(ctx, bucket, key)
@@ -85,15 +89,7 @@ func (g *Gateway) putObject(c *gin.Context, bucket, key string) {
 		g.fail(c, err)
 		return
 	}
-	plan, err := placement.Place(g.layout(), bucket, key, g.codec.TotalShards())
-	if err != nil {
-		g.fail(c, err)
-		return
-	}
-	v.Shards = make([]string, len(plan.Homes))
-	for i, id := range plan.Homes {
-		v.Shards[i] = string(id)
-	}
+	v.Shards = homes
 
 	var inline [][]byte
 	dur := durability{want: len(v.Shards)}

@@ -109,6 +109,14 @@ type Version struct {
 // IsInline reports whether the object's shards live in the metadata records.
 func (v *Version) IsInline() bool { return v.Inline != nil }
 
+// SmallStreamed reports whether v is an object of 1 to maxSize bytes whose
+// shards are stored apart from the record in one unit each (not inline,
+// not multipart, not a tombstone): one a reader can take with the records
+// (transport.ShardPrefetcher).
+func (v *Version) SmallStreamed(maxSize int64) bool {
+	return !v.Deleted && !v.IsInline() && len(v.Parts) == 0 && v.Size > 0 && v.Size <= maxSize
+}
+
 // Newer reports whether v should win over w when both describe the same key.
 func (v *Version) Newer(w *Version) bool {
 	if v.HLC != w.HLC {

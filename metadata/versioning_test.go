@@ -152,3 +152,24 @@ func TestCompareVersions(t *testing.T) {
 		t.Errorf("CompareVersions: want b before c before a (slot HLC 10)")
 	}
 }
+
+func TestSmallStreamed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		v    Version
+		want bool
+	}{
+		{"streamed, at the limit", Version{Size: 100}, true},
+		{"streamed, over the limit", Version{Size: 101}, false},
+		{"empty", Version{Size: 0}, false},
+		{"inline", Version{Size: 10, Inline: []byte{1}}, false},
+		{"multipart", Version{Size: 10, Parts: []Part{{Number: 1, Size: 10}}}, false},
+		{"tombstone", Version{Size: 10, Deleted: true}, false},
+	}
+	for _, tc := range tests {
+		if got := tc.v.SmallStreamed(100); got != tc.want {
+			t.Errorf("%s: SmallStreamed(100) = %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -70,13 +70,7 @@ func (n *Node) retireParts(v *metadata.Version) {
 
 // PutVersionIf implements transport.ConditionalWriter.
 func (n *Node) PutVersionIf(ctx context.Context, v *metadata.Version, cond transport.Condition) (bool, error) {
-	if err := withCtx(ctx); err != nil {
-		return false, err
-	}
-	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 {
-		return false, fmt.Errorf("put version if %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
-	}
-	if err := n.checkRecordSkew(v); err != nil {
+	if err := n.admitRecord(ctx, v); err != nil {
 		return false, err
 	}
 	unlock := n.lockKey(v.Bucket, v.Key)

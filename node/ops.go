@@ -184,13 +184,7 @@ func validRef(ref transport.ShardRef) error {
 // retired once the winner is durable. A record with Purged set deletes a
 // version for good.
 func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
-	if err := withCtx(ctx); err != nil {
-		return err
-	}
-	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 {
-		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
-	}
-	if err := n.checkRecordSkew(v); err != nil {
+	if err := n.admitRecord(ctx, v); err != nil {
 		return err
 	}
 	unlock := n.lockKey(v.Bucket, v.Key)
@@ -203,7 +197,7 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 // GetVersionWithShard implements transport.ShardPrefetcher.
 func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, maxSize int64) (*metadata.Version, int, io.ReadCloser, error) {
 	v, err := n.GetVersion(ctx, key)
-	if err != nil || v.Deleted || v.IsInline() || len(v.Parts) > 0 || v.Size == 0 || v.Size > maxSize {
+	if err != nil || !v.SmallStreamed(maxSize) {
 		return v, -1, nil, err
 	}
 	i := slices.Index(v.Shards, n.cfg.ID)
@@ -223,14 +217,11 @@ func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, 
 
 // PutVersionUnlessNewer implements transport.OrderedWriter.
 func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {
-	if err := withCtx(ctx); err != nil {
+	if err := n.admitRecord(ctx, v); err != nil {
 		return 0, err
 	}
-	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 || v.IsPurged() {
-		return 0, fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
-	}
-	if err := n.checkRecordSkew(v); err != nil {
-		return 0, err
+	if v.IsPurged() {
+		return 0, fmt.Errorf("put version %s/%s: %w: a purge is not a fresh write", v.Bucket, v.Key, transport.ErrInvalid)
 	}
 	unlock := n.lockKey(v.Bucket, v.Key)
 	defer unlock()
@@ -250,6 +241,19 @@ func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (
 		return cur.HLC, nil
 	}
 	return 0, n.storeVersionOver(v, cur)
+}
+
+// admitRecord checks what every record write checks before it takes the
+// key's lock: the request is live, the record names a version and an HLC,
+// and the HLC is not too far ahead of this node's clock.
+func (n *Node) admitRecord(ctx context.Context, v *metadata.Version) error {
+	if err := withCtx(ctx); err != nil {
+		return err
+	}
+	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 {
+		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
+	}
+	return n.checkRecordSkew(v)
 }
 
 // retire schedules the removal of the shard files of a version that lost

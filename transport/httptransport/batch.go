@@ -23,6 +23,9 @@ import (
 // key and version ID and the shard index as a uvarint; the answer as a
 // byte per shard, 1 when the node holds it.
 //
+// Item answers with an error code (appendAnswer) are the code and a length
+// as uvarints, then that many bytes: the result, or the error message.
+//
 // A batch of record reads travels as, per key, the bucket's and the key's
 // lengths as uvarints, each followed by its bytes; the answer as, per key,
 // the error code (0: found) and a length as uvarints, followed by that
@@ -34,9 +37,9 @@ const (
 
 	batchUnlessNewer = 1
 
-	// maxBatchBody bounds a batch request: the gateway sends at most
-	// maxBatchRecords records of any size up to maxRecordBody, but far
-	// fewer bytes in practice (small objects' records).
+	// maxBatchBody bounds a batch request: a gateway batch holds a few
+	// dozen items, records up to maxRecordBody each, but far fewer bytes
+	// in practice (small objects' records).
 	maxBatchBody = 64 << 20
 
 	// maxFailureMessage bounds the message of one item's failure.
@@ -73,20 +76,15 @@ func (c *Client) PutVersions(ctx context.Context, writes []transport.VersionWrit
 	br := bufio.NewReader(resp.Body)
 	results := make([]transport.VersionWriteResult, len(writes))
 	for i := range results {
-		newer, err1 := binary.ReadUvarint(br)
-		code, err2 := binary.ReadUvarint(br)
-		n, err3 := binary.ReadUvarint(br)
-		if err := errors.Join(err1, err2, err3); err != nil || n > maxFailureMessage {
+		newer, err := binary.ReadUvarint(br)
+		var failure error
+		if err == nil {
+			_, failure, err = c.readAnswer(br, "put version")
+		}
+		if err != nil {
 			return nil, fmt.Errorf("put versions on node %s: %w: answer %d of %d: %v", c.node, transport.ErrUnavailable, i, len(writes), err)
 		}
-		msg := make([]byte, n)
-		if _, err := io.ReadFull(br, msg); err != nil {
-			return nil, fmt.Errorf("put versions on node %s: %w: %v", c.node, transport.ErrUnavailable, err)
-		}
-		results[i].Newer = metadata.HLC(newer)
-		if code != 0 {
-			results[i].Err = &transport.Error{Node: c.node, Op: "put version", Code: transport.Code(code), Message: string(msg)}
-		}
+		results[i] = transport.VersionWriteResult{Newer: metadata.HLC(newer), Err: failure}
 	}
 	return results, nil
 }
@@ -106,38 +104,20 @@ func (h *Handler) registerBatch() {
 				if err == nil {
 					var rec []byte
 					if rec, err = res.V.MarshalBinary(); err == nil {
-						out = binary.AppendUvarint(out, 0)
-						out = binary.AppendUvarint(out, uint64(len(rec)))
-						return append(out, rec...)
+						return appendAnswer(out, 0, rec)
 					}
 				}
 				return h.appendFailure(out, r, "get versions", err)
 			})
 	}
 	if sp, ok := h.node.(transport.ShardProber); ok {
-		h.mux.HandleFunc("POST "+pathShardProbe, func(w http.ResponseWriter, r *http.Request) {
-			refs, err := readRefs(http.MaxBytesReader(nil, r.Body, maxBatchBody))
-			if err != nil {
-				h.fail(w, r, "probe shards", err)
-				return
-			}
-			has, err := sp.HasShards(r.Context(), refs)
-			if err == nil && len(has) != len(refs) {
-				err = fmt.Errorf("probe shards: %d answers for %d shards", len(has), len(refs))
-			}
-			if err != nil {
-				h.fail(w, r, "probe shards", err)
-				return
-			}
-			out := make([]byte, len(has))
-			for i, ok := range has {
-				if ok {
-					out[i] = 1
+		serveBatch(h, "POST "+pathShardProbe, "probe shards", readRefs, sp.HasShards,
+			func(out []byte, _ *http.Request, has bool) []byte {
+				if has {
+					return append(out, 1)
 				}
-			}
-			w.Header().Set("Content-Type", "application/octet-stream")
-			w.Write(out)
-		})
+				return append(out, 0)
+			})
 	}
 }
 
@@ -172,7 +152,7 @@ func serveBatch[Q, A any](h *Handler, pattern, op string, decode func(io.Reader)
 // message for success), logging what has no code of its own.
 func (h *Handler) appendFailure(out []byte, r *http.Request, op string, err error) []byte {
 	if err == nil {
-		return binary.AppendUvarint(binary.AppendUvarint(out, 0), 0)
+		return appendAnswer(out, 0, nil)
 	}
 	code := transport.CodeOf(err)
 	if code == transport.CodeInternal {
@@ -182,9 +162,37 @@ func (h *Handler) appendFailure(out []byte, r *http.Request, op string, err erro
 	if len(msg) > maxFailureMessage {
 		msg = msg[:maxFailureMessage]
 	}
+	return appendAnswer(out, code, []byte(msg))
+}
+
+// appendAnswer appends one item's answer: its error code (0 for success)
+// and a length-prefixed payload, the result or the error message.
+func appendAnswer(out []byte, code transport.Code, payload []byte) []byte {
 	out = binary.AppendUvarint(out, uint64(code))
-	out = binary.AppendUvarint(out, uint64(len(msg)))
-	return append(out, msg...)
+	out = binary.AppendUvarint(out, uint64(len(payload)))
+	return append(out, payload...)
+}
+
+// readAnswer reads what appendAnswer wrote: the payload of a success, or
+// the node's failure for that item as a *transport.Error. err is for the
+// exchange.
+func (c *Client) readAnswer(br *bufio.Reader, op string) (payload []byte, failure, err error) {
+	code, err1 := binary.ReadUvarint(br)
+	n, err2 := binary.ReadUvarint(br)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, nil, err
+	}
+	if n > maxRecordBody {
+		return nil, nil, fmt.Errorf("answer of %d bytes", n)
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		return nil, nil, err
+	}
+	if code != 0 {
+		return nil, &transport.Error{Node: c.node, Op: op, Code: transport.Code(code), Message: string(payload)}, nil
+	}
+	return payload, nil, nil
 }
 
 // readBatch decodes a batch request body.
@@ -229,17 +237,12 @@ func (c *Client) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]
 	br := bufio.NewReader(resp.Body)
 	results := make([]transport.VersionReadResult, len(keys))
 	for i := range results {
-		code, err1 := binary.ReadUvarint(br)
-		n, err2 := binary.ReadUvarint(br)
-		if err := errors.Join(err1, err2); err != nil || n > maxRecordBody {
+		b, failure, err := c.readAnswer(br, "get version")
+		if err != nil {
 			return nil, fmt.Errorf("get versions on node %s: %w: answer %d of %d: %v", c.node, transport.ErrUnavailable, i, len(keys), err)
 		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(br, b); err != nil {
-			return nil, fmt.Errorf("get versions on node %s: %w: %v", c.node, transport.ErrUnavailable, err)
-		}
-		if code != 0 {
-			results[i].Err = &transport.Error{Node: c.node, Op: "get version", Code: transport.Code(code), Message: string(b)}
+		if failure != nil {
+			results[i].Err = failure
 			continue
 		}
 		v := new(metadata.Version)

@@ -152,14 +152,19 @@ func (h *Handler) readShard(w http.ResponseWriter, r *http.Request) {
 		// Without a length the body would go out chunked.
 		w.Header().Set("Content-Length", strconv.FormatInt(sized.Size(), 10))
 	}
-	var werr error
+	sendShard(w, rc)
+}
+
+// sendShard writes a shard's bytes as the rest of the response body.
+func sendShard(w http.ResponseWriter, rc io.Reader) {
+	var err error
 	if wt, ok := rc.(io.WriterTo); ok {
 		// A node's shard file goes out by sendfile (node.shardRange).
-		_, werr = wt.WriteTo(w)
+		_, err = wt.WriteTo(w)
 	} else {
-		_, werr = copyBody(w, rc)
+		_, err = copyBody(w, rc)
 	}
-	if werr != nil {
+	if err != nil {
 		// Headers are gone; cutting the connection is the only way to
 		// tell the client the body is incomplete.
 		panic(http.ErrAbortHandler)
@@ -249,15 +254,7 @@ func (h *Handler) getVersion(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerRecordLength, strconv.Itoa(len(rec)))
 	w.Header().Set("Content-Length", strconv.FormatInt(int64(len(rec))+sized.Size(), 10))
 	w.Write(rec)
-	var werr error
-	if wt, ok := shard.(io.WriterTo); ok {
-		_, werr = wt.WriteTo(w) // by sendfile, as readShard
-	} else {
-		_, werr = copyBody(w, shard)
-	}
-	if werr != nil {
-		panic(http.ErrAbortHandler)
-	}
+	sendShard(w, shard)
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
