@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,7 +191,7 @@ func (c *LocalCluster) start(ctx context.Context) error {
 		}
 		// Start every process before waiting for any: a node with gossip
 		// listens only after it has joined the others.
-		p, err := c.spawn(n.id, filepath.Join(c.opts.BinDir, "objnode"), n.args...)
+		p, err := c.spawnNode(n)
 		if err != nil {
 			return err
 		}
@@ -217,7 +218,7 @@ func (c *LocalCluster) start(ctx context.Context) error {
 		adminAddr = addr
 		args = append(args, "--admin", addr)
 	}
-	p, err := c.spawn("gateway", filepath.Join(c.opts.BinDir, "objgw"), args...)
+	p, err := c.spawn("gateway", filepath.Join(c.opts.BinDir, "objgw"), nil, args...)
 	if err != nil {
 		return err
 	}
@@ -258,7 +259,7 @@ func helpFlags(bin string) map[string]bool {
 }
 
 func (c *LocalCluster) startNode(ctx context.Context, n *localNode) error {
-	p, err := c.spawn(n.id, filepath.Join(c.opts.BinDir, "objnode"), n.args...)
+	p, err := c.spawnNode(n)
 	if err != nil {
 		return err
 	}
@@ -269,7 +270,30 @@ func (c *LocalCluster) startNode(ctx context.Context, n *localNode) error {
 	return nil
 }
 
-func (c *LocalCluster) spawn(name, bin string, args ...string) (*proc, error) {
+// spawnNode starts n's objnode with its share of the machine's cores.
+func (c *LocalCluster) spawnNode(n *localNode) (*proc, error) {
+	var env []string
+	if procs, ok := nodeProcs(c.opts.Nodes, runtime.NumCPU(), os.Getenv("GOMAXPROCS")); ok {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(procs))
+	}
+	return c.spawn(n.id, filepath.Join(c.opts.BinDir, "objnode"), env, n.args...)
+}
+
+// nodeProcs is the GOMAXPROCS of each of nodes objnode processes sharing
+// cpus cores: their share, at least one. Each Go runtime sizes itself for
+// the whole machine otherwise, and six nodes on two cores each kept two
+// Ps busy: the nodes spent about a sixth of their CPU in sysmon and the
+// scheduler handing Ps around their fdatasyncs (perf, 1 MiB PUTs), and a
+// node's CPU per PUT fell by 5-40 % with one P each (benchmarks/README.md).
+// A GOMAXPROCS the user set wins (ok false).
+func nodeProcs(nodes, cpus int, userSet string) (procs int, ok bool) {
+	if userSet != "" || nodes <= 0 {
+		return 0, false
+	}
+	return max(1, cpus/nodes), true
+}
+
+func (c *LocalCluster) spawn(name, bin string, env []string, args ...string) (*proc, error) {
 	logf, err := os.OpenFile(filepath.Join(c.DataDir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -279,6 +303,7 @@ func (c *LocalCluster) spawn(name, bin string, args ...string) (*proc, error) {
 	// The local gossip profile detects failures on one machine in about a
 	// second instead of the LAN profile's several.
 	cmd.Env = append(os.Environ(), "CAIRN_ACCESS_KEY="+c.opts.AccessKey, "CAIRN_SECRET_KEY="+c.opts.SecretKey, "CAIRN_GOSSIP_PROFILE=local")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -52,10 +52,15 @@ for i in $(seq 1 "$nodes"); do
 	seeds+=",127.0.0.1:$((gossip_base + i - 1))"
 done
 export CAIRN_GOSSIP_PROFILE=${CAIRN_GOSSIP_PROFILE:-local}
+# The nodes share this machine's cores: each Go runtime gets its share (at
+# least one) instead of sizing itself for the whole machine, unless
+# GOMAXPROCS is set (benchmarks/local.go nodeProcs says why).
+node_procs=${GOMAXPROCS:-$(($(nproc) / nodes))}
+((node_procs >= 1)) || node_procs=1
 for i in $(seq 1 "$nodes"); do
 	port=$((base_port + i - 1))
 	mkdir -p "$data/n$i"
-	"$bin/objnode" --id "n$i" --data "$data/n$i" --listen "127.0.0.1:$port" --nodes "$spec" \
+	GOMAXPROCS=$node_procs "$bin/objnode" --id "n$i" --data "$data/n$i" --listen "127.0.0.1:$port" --nodes "$spec" \
 		--admin "127.0.0.1:$((admin_base + i - 1))" \
 		--gossip "127.0.0.1:$((gossip_base + i - 1))" --seeds "$seeds" >>"$data/logs/n$i.log" 2>&1 &
 	pids+=($!)
