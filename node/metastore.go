@@ -5,6 +5,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // DefaultMetaCacheSize is the metadata store's block cache when the
@@ -27,13 +28,14 @@ const metaMemTableSize = 32 << 20
 // their records, so records are kilobytes and pebble's 4 MiB default
 // memtable flushed every thousand or so; a larger one keeps recent records
 // in memory and level 0 short.
-func openMeta(dir string, cacheSize int64, log *slog.Logger) (*pebble.DB, error) {
+func openMeta(fs pebblevfs.FS, dir string, cacheSize int64, log *slog.Logger) (*pebble.DB, error) {
 	cache := pebble.NewCache(cacheSize)
 	defer cache.Unref() // the store holds its own reference
 	opts := &pebble.Options{
 		Cache:        cache,
 		MemTableSize: metaMemTableSize,
 		Logger:       pebbleLogger{log},
+		FS:           fs, // nil: the disk
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)

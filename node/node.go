@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"cairn/layoutstore"
@@ -35,6 +36,9 @@ type Config struct {
 	// MetaCacheSize is the metadata store's block cache in bytes; default
 	// DefaultMetaCacheSize.
 	MetaCacheSize int64
+	// MetaFS is the file system under the metadata store; default the
+	// disk. Tests give it one that can lose what was not synced.
+	MetaFS pebblevfs.FS
 	// Logger defaults to a logger that discards.
 	Logger *slog.Logger
 	// Now dates hints, to age them out of the hint window.
@@ -254,7 +258,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("node", cfg.ID)
-	db, err := openMeta(filepath.Join(cfg.Dir, "meta"), cfg.MetaCacheSize, log)
+	db, err := openMeta(cfg.MetaFS, filepath.Join(cfg.Dir, "meta"), cfg.MetaCacheSize, log)
 	if err != nil {
 		return nil, fmt.Errorf("node: open metadata store: %w", err)
 	}

@@ -184,6 +184,11 @@ func validRef(ref transport.ShardRef) error {
 // retired once the winner is durable. A record with Purged set deletes a
 // version for good.
 func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
+	return n.putVersion(ctx, v, pebble.Sync)
+}
+
+// putVersion is PutVersion committed as wo says (see storeVersion).
+func (n *Node) putVersion(ctx context.Context, v *metadata.Version, wo *pebble.WriteOptions) error {
 	if err := n.admitRecord(ctx, v); err != nil {
 		return err
 	}
@@ -191,7 +196,7 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 	defer unlock()
 	// versions.go: older versions are kept or retired by what the
 	// records say of their bucket's versioning.
-	return n.storeVersion(v)
+	return n.storeVersion(v, wo)
 }
 
 // GetVersionWithShard implements transport.ShardPrefetcher.
@@ -217,6 +222,12 @@ func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, 
 
 // PutVersionUnlessNewer implements transport.OrderedWriter.
 func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {
+	return n.putVersionUnlessNewer(ctx, v, pebble.Sync)
+}
+
+// putVersionUnlessNewer is PutVersionUnlessNewer committed as wo says (see
+// storeVersion).
+func (n *Node) putVersionUnlessNewer(ctx context.Context, v *metadata.Version, wo *pebble.WriteOptions) (metadata.HLC, error) {
 	if err := n.admitRecord(ctx, v); err != nil {
 		return 0, err
 	}
@@ -240,7 +251,7 @@ func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (
 	if cur != nil && cur.VersionID != v.VersionID && cur.Newer(v) {
 		return cur.HLC, nil
 	}
-	return 0, n.storeVersionOver(v, cur)
+	return 0, n.storeVersionOver(v, cur, wo)
 }
 
 // admitRecord checks what every record write checks before it takes the
