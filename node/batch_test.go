@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
-	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
 
 	"cairn/metadata"
 	"cairn/transport"
@@ -17,13 +16,7 @@ import (
 // showing the crash does lose what was not synced.
 func TestPutVersionsDurableOnceAnswered(t *testing.T) {
 	t.Parallel()
-	mem := pebblevfs.NewCrashableMem()
-	dir := t.TempDir()
-	n, err := Open(Config{ID: "n1", Dir: dir, MetaFS: mem})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer n.Close()
+	n, crash := openCrashableNode(t)
 	ctx := t.Context()
 
 	// "a" twice: the second is a retry of the first, answered by it.
@@ -45,12 +38,7 @@ func TestPutVersionsDurableOnceAnswered(t *testing.T) {
 		t.Fatalf("unsynced write: %v", err)
 	}
 
-	crashed := mem.CrashClone(pebblevfs.CrashCloneCfg{})
-	m, err := Open(Config{ID: "n1", Dir: dir, MetaFS: crashed})
-	if err != nil {
-		t.Fatalf("reopen after the crash: %v", err)
-	}
-	defer m.Close()
+	m := crash()
 	for _, key := range []string{"a", "b"} {
 		if _, err := m.GetVersion(ctx, metadata.ObjectKey{Bucket: "b", Key: key}); err != nil {
 			t.Errorf("record %q after the crash: %v", key, err)

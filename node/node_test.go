@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
+
 	"cairn/metadata"
 	"cairn/transport"
 )
@@ -32,6 +34,30 @@ func openTestNodeWith(t *testing.T, cfg Config) (*Node, string) {
 	}
 	t.Cleanup(func() { n.Close() })
 	return n, dir
+}
+
+// openCrashableNode opens node n1 in a fresh directory over a metadata
+// store that can crash. crash opens the node again as it would come back
+// from a crash at that moment: every metadata write not synced is lost
+// (shard segments are on the real disk and keep what was written).
+func openCrashableNode(t *testing.T) (n *Node, crash func() *Node) {
+	t.Helper()
+	mem := pebblevfs.NewCrashableMem()
+	dir := t.TempDir()
+	n, err := Open(Config{ID: "n1", Dir: dir, MetaFS: mem})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n, func() *Node {
+		t.Helper()
+		m, err := Open(Config{ID: "n1", Dir: dir, MetaFS: mem.CrashClone(pebblevfs.CrashCloneCfg{})})
+		if err != nil {
+			t.Fatalf("reopen after the crash: %v", err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
 }
 
 func version(key, id string, hlc metadata.HLC) *metadata.Version {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -115,9 +116,12 @@ type segment struct {
 	path string
 	f    vfs.File
 
+	framed bool // names its extents (segframe.go); false for older segments
+
 	// Guarded by segmentStore.mu.
 	size     int64 // bytes reserved so far
 	inflight int   // reservations whose writers have not finished
+	marked   bool  // sealed with every index entry committed (segframe.go)
 
 	sync groupSync
 }
@@ -180,6 +184,8 @@ type segmentStore struct {
 	// compare-and-set (the writer), which must not lose a write that lands
 	// between its read and its update.
 	index sync.RWMutex
+
+	recovered RecoveryStats // what opening found (segframe.go)
 }
 
 func openSegmentStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Time, target int64) (*segmentStore, error) {
@@ -212,8 +218,18 @@ func openSegmentStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Ti
 			s.close()
 			return nil, fmt.Errorf("node: stat segment: %w", err)
 		}
-		s.segs[seq] = &segment{seq: seq, path: p, f: f, size: st.Size()}
+		framed, err := isFramed(f)
+		if err != nil {
+			f.Close()
+			s.close()
+			return nil, fmt.Errorf("node: read segment header: %w", err)
+		}
+		s.segs[seq] = &segment{seq: seq, path: p, f: f, size: st.Size(), framed: framed}
 		s.nextSeq = max(s.nextSeq, seq+1)
+	}
+	if s.recovered, err = s.recover(); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -233,6 +249,17 @@ func (s *segmentStore) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	// Nothing more is appended: spare the next open reading what is marked
+	// now. Best effort; an unmarked segment is only read again.
+	s.active = nil
+	marked := false
+	for _, seg := range s.segs {
+		s.markIfDone(seg)
+		marked = marked || seg.marked
+	}
+	if marked {
+		s.db.LogData(nil, pebble.Sync)
+	}
 	var errs []error
 	for _, seg := range s.segs {
 		errs = append(errs, seg.f.Close())
@@ -241,10 +268,11 @@ func (s *segmentStore) close() error {
 	return errors.Join(errs...)
 }
 
-// reserve hands out size bytes at the end of the newest segment, starting
-// a new one when it is full. A segment is never started after a restart's
-// torn tail: the first write after opening starts a fresh one.
-func (s *segmentStore) reserve(size int64) (*segment, int64, error) {
+// reserve hands out room for h's extent at the end of the newest segment,
+// starting a new one when it is full, and writes h there; it returns where
+// the data goes. A segment is never started after a restart's torn tail:
+// the first write after opening starts a fresh one.
+func (s *segmentStore) reserve(h extentHeader) (*segment, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -257,6 +285,21 @@ func (s *segmentStore) reserve(size int64) (*segment, int64, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("node: create segment: %w", err)
 		}
+		header := make([]byte, segFileHeaderLen)
+		copy(header, segFileMagic)
+		if _, err := f.WriteAt(header, 0); err != nil {
+			f.Close()
+			s.fs.Remove(p)
+			return nil, 0, fmt.Errorf("node: create segment: %w", err)
+		}
+		// A sequence number can come again after its segment was compacted
+		// away; a marker left from then must not spare the new segment
+		// from recovery. Once per segment, so synced at once.
+		if err := s.db.Delete(segMarkerKey(seq), pebble.Sync); err != nil {
+			f.Close()
+			s.fs.Remove(p)
+			return nil, 0, fmt.Errorf("node: create segment: %w", err)
+		}
 		// The name must survive a crash before the first shard in it is
 		// acknowledged; later syncs of the file cover its size.
 		if err := syncDir(s.fs, s.dir); err != nil {
@@ -265,14 +308,39 @@ func (s *segmentStore) reserve(size int64) (*segment, int64, error) {
 			return nil, 0, err
 		}
 		s.nextSeq++
-		s.active = &segment{seq: seq, path: p, f: f}
+		old := s.active
+		s.active = &segment{seq: seq, path: p, f: f, size: segFileHeaderLen, framed: true}
 		s.segs[seq] = s.active
+		if old != nil {
+			s.markIfDone(old) // sealed now
+		}
 	}
 	seg := s.active
 	off := seg.size
-	seg.size += size
+	// Written under the lock: a later reservation's sync must cover it, so
+	// that recovery can step over this extent even if its writer never
+	// finishes (segframe.go).
+	if _, err := seg.f.WriteAt(h.encode(), off); err != nil {
+		s.active = nil // what reached the file is unknown: start afresh
+		return nil, 0, fmt.Errorf("node: write extent header: %w", err)
+	}
+	seg.size += h.span()
 	seg.inflight++
-	return seg, off, nil
+	return seg, off + h.len(), nil
+}
+
+// markIfDone records, once seg is sealed and its last writer has
+// committed its index entry, that recovery need not read it. Called with
+// s.mu held; the marker is committed after those entries, without a sync
+// of its own: the next sync of the log covers both.
+func (s *segmentStore) markIfDone(seg *segment) {
+	if !seg.framed || seg.marked || seg.inflight > 0 || seg == s.active {
+		return
+	}
+	seg.marked = true
+	if err := s.db.Set(segMarkerKey(seg.seq), nil, pebble.NoSync); err != nil {
+		seg.marked = false // read again at the next open; no harm
+	}
 }
 
 // seal stops appending to seg if it is still the newest segment: after a
@@ -283,12 +351,14 @@ func (s *segmentStore) seal(seg *segment) {
 	if s.active == seg {
 		s.active = nil
 	}
+	s.markIfDone(seg)
 	s.mu.Unlock()
 }
 
 func (s *segmentStore) release(seg *segment) {
 	s.mu.Lock()
 	seg.inflight--
+	s.markIfDone(seg)
 	s.mu.Unlock()
 }
 
@@ -296,35 +366,45 @@ func (s *segmentStore) release(seg *segment) {
 // them durable and points key at them. On error nothing points at the
 // bytes written, which compaction later reclaims.
 func (s *segmentStore) put(ctx context.Context, key []byte, r io.Reader, size int64, verify func(io.ReaderAt) error) error {
-	seg, off, err := s.appendDurably(ctx, r, size, verify)
+	h := extentHeader{key: key, size: size, written: s.now().UnixNano()}
+	seg, off, err := s.appendDurably(ctx, h, r, verify)
 	if err != nil {
 		return err
 	}
 	defer s.release(seg)
+	// Dated when durable, not when begun: the orphan grace runs from here,
+	// and a slow upload's shard must not start it already old.
 	loc := location{seq: seg.seq, off: off, size: size, written: s.now().UnixNano()}
 	s.index.RLock()
 	defer s.index.RUnlock()
-	return s.db.Set(key, loc.encode(), pebble.Sync)
+	// No sync: the segment's, done, made the shard and its name durable,
+	// and a crash that loses this entry has opening find it again
+	// (segframe.go).
+	return s.db.Set(key, loc.encode(), pebble.NoSync)
 }
 
 // appendDurably writes size bytes from r at the end of the newest segment,
 // checks them with verify if given, and makes them durable. The caller
 // releases the segment once it has pointed the index at the bytes (or
 // given up): until then compaction leaves the segment alone.
-func (s *segmentStore) appendDurably(ctx context.Context, r io.Reader, size int64, verify func(io.ReaderAt) error) (*segment, int64, error) {
-	seg, off, err := s.reserve(size)
+func (s *segmentStore) appendDurably(ctx context.Context, h extentHeader, r io.Reader, verify func(io.ReaderAt) error) (*segment, int64, error) {
+	seg, off, err := s.reserve(h)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := s.fill(ctx, seg, off, r, size, verify); err != nil {
+	if err := s.fill(ctx, seg, off, r, h, verify); err != nil {
 		s.release(seg)
 		return nil, 0, err
 	}
 	return seg, off, nil
 }
 
-func (s *segmentStore) fill(ctx context.Context, seg *segment, off int64, r io.Reader, size int64, verify func(io.ReaderAt) error) error {
-	n, err := copyShard(io.NewOffsetWriter(seg.f, off), io.LimitReader(r, size))
+// fill writes the data of the extent h reserved at off, checks it, writes
+// the trailer that vouches for it and syncs the segment.
+func (s *segmentStore) fill(ctx context.Context, seg *segment, off int64, r io.Reader, h extentHeader, verify func(io.ReaderAt) error) error {
+	size := h.size
+	crc := crc32.New(crcTable)
+	n, err := copyShard(io.MultiWriter(io.NewOffsetWriter(seg.f, off), crc), io.LimitReader(r, size))
 	if err != nil {
 		return err
 	}
@@ -339,11 +419,15 @@ func (s *segmentStore) fill(ctx context.Context, seg *segment, off int64, r io.R
 			return errVerify{err}
 		}
 	}
+	if _, err := seg.f.WriteAt(encodeTrailer(crc.Sum32()), off+size); err != nil {
+		s.seal(seg)
+		return fmt.Errorf("write extent trailer: %w", err)
+	}
 	if err := seg.sync.sync(seg.f); err != nil {
 		s.seal(seg)
 		return fmt.Errorf("sync segment %s: %w", filepath.Base(seg.path), err)
 	}
-	dropCache(seg.f, off, size)
+	dropCache(seg.f, off-h.len(), h.span())
 	return nil
 }
 
@@ -515,7 +599,8 @@ func (s *segmentStore) evacuate(ctx context.Context, seg *segment, entries []ind
 		if err := pace(e.loc.size); err != nil {
 			return moved, err
 		}
-		dst, off, err := s.appendDurably(ctx, io.NewSectionReader(seg.f, e.loc.off, e.loc.size), e.loc.size, nil)
+		h := extentHeader{key: e.key, size: e.loc.size, written: e.loc.written}
+		dst, off, err := s.appendDurably(ctx, h, io.NewSectionReader(seg.f, e.loc.off, e.loc.size), nil)
 		if err != nil {
 			return moved, fmt.Errorf("compact segment %d: %w", seg.seq, err)
 		}
@@ -551,6 +636,10 @@ func (s *segmentStore) dropSegment(seg *segment) error {
 	seg.f.Close()
 	if err := s.fs.Remove(seg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove segment %d: %w", seg.seq, err)
+	}
+	if seg.framed {
+		// Only once the file is gone: a marker outliving it names nothing.
+		return s.db.Delete(segMarkerKey(seg.seq), pebble.NoSync)
 	}
 	return nil
 }
