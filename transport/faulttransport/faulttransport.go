@@ -86,7 +86,11 @@ func (d dialer) Node(id string) (transport.NodeClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &client{f: d.f, id: id, inner: c}, nil
+	fc := &client{f: d.f, id: id, inner: c}
+	if b, ok := c.(batcher); ok {
+		return batchClient{fc, b}, nil
+	}
+	return fc, nil
 }
 
 // client is a NodeClient (and Hinter and NodeAdmin, when the inner one is)
