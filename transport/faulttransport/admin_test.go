@@ -12,17 +12,25 @@ import (
 // interface's methods, none of which the test calls.
 type noAdmin struct{ transport.NodeClient }
 
-func TestNodeAdminForwarded(t *testing.T) {
-	t.Parallel()
+// dialNode opens a node and dials it under a fresh fault set twice: as n1,
+// the node itself, and as n2, a client with only the NodeClient calls.
+func dialNode(t *testing.T) (f *Faults, c1, c2 transport.NodeClient) {
+	t.Helper()
 	nd, err := node.Open(node.Config{ID: "n1", Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nd.Close() })
-	f := New()
+	f = New()
 	d := f.Dialer(transport.StaticDialer{"n1": nd, "n2": noAdmin{nd}})
-	c1, _ := d.Node("n1")
-	c2, _ := d.Node("n2")
+	c1, _ = d.Node("n1")
+	c2, _ = d.Node("n2")
+	return f, c1, c2
+}
+
+func TestNodeAdminForwarded(t *testing.T) {
+	t.Parallel()
+	f, c1, c2 := dialNode(t)
 	admin := func(c transport.NodeClient) transport.NodeAdmin {
 		t.Helper()
 		a, ok := c.(transport.NodeAdmin)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"cairn/metadata"
-	"cairn/node"
 	"cairn/transport"
 )
 
@@ -13,15 +12,7 @@ import (
 // wraps does, and a batch meets the fault set as one call.
 func TestBatchedCallsUnderFaults(t *testing.T) {
 	t.Parallel()
-	nd, err := node.Open(node.Config{ID: "n1", Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nd.Close() })
-	f := New()
-	d := f.Dialer(transport.StaticDialer{"n1": nd, "n2": noAdmin{nd}})
-	c1, _ := d.Node("n1")
-	c2, _ := d.Node("n2")
+	f, c1, c2 := dialNode(t)
 	if _, ok := c2.(batcher); ok {
 		t.Errorf("client over a node client without batches offers them")
 	}
