@@ -42,6 +42,23 @@ func openTestNodeWith(t *testing.T, cfg Config) (*Node, string) {
 // (shard segments are on the real disk and keep what was written).
 func openCrashableNode(t *testing.T) (n *Node, crash func() *Node) {
 	t.Helper()
+	n, crashed := openCrashableNodeWith(t)
+	return n, func() *Node {
+		t.Helper()
+		m, err := Open(crashed(Config{}))
+		if err != nil {
+			t.Fatalf("reopen after the crash: %v", err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+}
+
+// openCrashableNodeWith is openCrashableNode for a test that reopens the
+// node itself: crashed returns cfg completed to open it as it would come
+// back from a crash at that moment, once.
+func openCrashableNodeWith(t *testing.T) (n *Node, crashed func(cfg Config) Config) {
+	t.Helper()
 	mem := pebblevfs.NewCrashableMem()
 	dir := t.TempDir()
 	n, err := Open(Config{ID: "n1", Dir: dir, MetaFS: mem})
@@ -49,14 +66,9 @@ func openCrashableNode(t *testing.T) (n *Node, crash func() *Node) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return n, func() *Node {
-		t.Helper()
-		m, err := Open(Config{ID: "n1", Dir: dir, MetaFS: mem.CrashClone(pebblevfs.CrashCloneCfg{})})
-		if err != nil {
-			t.Fatalf("reopen after the crash: %v", err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
+	return n, func(cfg Config) Config {
+		cfg.ID, cfg.Dir, cfg.MetaFS = "n1", dir, mem.CrashClone(pebblevfs.CrashCloneCfg{})
+		return cfg
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"cairn/transport"
+	"cairn/vfs"
 )
 
 // A crash that loses every unsynced metadata write loses the index entries
@@ -107,4 +108,51 @@ func TestSegmentRecoveryReadsOnlyUnmarkedSegments(t *testing.T) {
 	if got := n.shards.segs.recovered; got.Segments != 0 {
 		t.Errorf("recovery after a clean close: %+v; want no segment read", got)
 	}
+}
+
+// An open that fails while reading the segments must leave them unmarked:
+// the next open reads them and finds the entries the crash lost.
+func TestFailedRecoveryMarksNothing(t *testing.T) {
+	t.Parallel()
+	n, crashed := openCrashableNodeWith(t)
+	ref := transport.ShardRef{Bucket: "b", Key: "k", VersionID: "v1"}
+	if err := n.PutShard(t.Context(), ref, bytes.NewReader([]byte("shard")), 5); err != nil {
+		t.Fatal(err)
+	}
+	cfg := crashed(Config{})
+	failing := cfg
+	failing.FS = failingReadFS{vfs.Default}
+	if m, err := Open(failing); err == nil {
+		m.Close()
+		t.Fatal("Open with unreadable segments = nil; want an error")
+	}
+	m, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer m.Close()
+	if got, err := readShard(t, m, ref); err != nil || string(got) != "shard" {
+		t.Errorf("shard after a failed and a good open: %q, %v; want it found", got, err)
+	}
+}
+
+// failingReadFS hands out files that read their first bytes (a segment's
+// file header) and fail every read after them.
+type failingReadFS struct{ vfs.FS }
+
+type failingReadFile struct{ vfs.File }
+
+func (f failingReadFS) Open(name string) (vfs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return failingReadFile{file}, nil
+}
+
+func (f failingReadFile) ReadAt(p []byte, off int64) (int, error) {
+	if off >= segFileHeaderLen {
+		return 0, errors.New("injected: EIO")
+	}
+	return f.File.ReadAt(p, off)
 }

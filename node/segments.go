@@ -186,6 +186,9 @@ type segmentStore struct {
 	index sync.RWMutex
 
 	recovered RecoveryStats // what opening found (segframe.go)
+	// opened is set once opening has read what it had to; a store closed
+	// before then must not mark segments recovery has yet to read.
+	opened bool
 }
 
 func openSegmentStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Time, target int64) (*segmentStore, error) {
@@ -231,6 +234,7 @@ func openSegmentStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Ti
 		s.close()
 		return nil, err
 	}
+	s.opened = true
 	return s, nil
 }
 
@@ -249,15 +253,13 @@ func (s *segmentStore) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	// Nothing more is appended: spare the next open reading what is marked
-	// now. Best effort; an unmarked segment is only read again.
-	s.active = nil
-	marked := false
-	for _, seg := range s.segs {
-		s.markIfDone(seg)
-		marked = marked || seg.marked
-	}
-	if marked {
+	if s.opened {
+		// Nothing more is appended: spare the next open reading what is
+		// marked now. Best effort; an unmarked segment is only read again.
+		s.active = nil
+		for _, seg := range s.segs {
+			s.markIfDone(seg)
+		}
 		s.db.LogData(nil, pebble.Sync)
 	}
 	var errs []error
