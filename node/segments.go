@@ -287,24 +287,7 @@ func (s *segmentStore) reserve(h extentHeader) (*segment, int64, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("node: create segment: %w", err)
 		}
-		header := make([]byte, segFileHeaderLen)
-		copy(header, segFileMagic)
-		if _, err := f.WriteAt(header, 0); err != nil {
-			f.Close()
-			s.fs.Remove(p)
-			return nil, 0, fmt.Errorf("node: create segment: %w", err)
-		}
-		// A sequence number can come again after its segment was compacted
-		// away; a marker left from then must not spare the new segment
-		// from recovery. Once per segment, so synced at once.
-		if err := s.db.Delete(segMarkerKey(seq), pebble.Sync); err != nil {
-			f.Close()
-			s.fs.Remove(p)
-			return nil, 0, fmt.Errorf("node: create segment: %w", err)
-		}
-		// The name must survive a crash before the first shard in it is
-		// acknowledged; later syncs of the file cover its size.
-		if err := syncDir(s.fs, s.dir); err != nil {
+		if err := s.startSegment(f, seq); err != nil {
 			f.Close()
 			s.fs.Remove(p)
 			return nil, 0, err
@@ -329,6 +312,24 @@ func (s *segmentStore) reserve(h extentHeader) (*segment, int64, error) {
 	seg.size += h.span()
 	seg.inflight++
 	return seg, off + h.len(), nil
+}
+
+// startSegment readies the new segment file f, seq, for its first extent.
+func (s *segmentStore) startSegment(f vfs.File, seq uint64) error {
+	header := make([]byte, segFileHeaderLen)
+	copy(header, segFileMagic)
+	if _, err := f.WriteAt(header, 0); err != nil {
+		return fmt.Errorf("node: create segment: %w", err)
+	}
+	// A sequence number can come again after its segment was compacted
+	// away; a marker left from then must not spare the new segment from
+	// recovery. Once per segment, so synced at once.
+	if err := s.db.Delete(segMarkerKey(seq), pebble.Sync); err != nil {
+		return fmt.Errorf("node: create segment: %w", err)
+	}
+	// The name must survive a crash before the first shard in it is
+	// acknowledged; later syncs of the file cover its size.
+	return syncDir(s.fs, s.dir)
 }
 
 // markIfDone records, once seg is sealed and its last writer has

@@ -257,21 +257,30 @@ func (c *Client) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]
 
 // readKeys decodes a read batch's request body.
 func readKeys(r io.Reader) ([]metadata.ObjectKey, error) {
-	br := bufio.NewReader(r)
-	var keys []metadata.ObjectKey
-	for {
-		if _, err := br.Peek(1); err == io.EOF {
-			return keys, nil
-		}
+	return readEach(r, func(br *bufio.Reader) (metadata.ObjectKey, error) {
 		bucket, err := readString(br)
 		if err != nil {
-			return nil, err
+			return metadata.ObjectKey{}, err
 		}
 		key, err := readString(br)
+		return metadata.ObjectKey{Bucket: bucket, Key: key}, err
+	})
+}
+
+// readEach decodes a request body of items one after another, each read
+// by one, until the body ends.
+func readEach[T any](r io.Reader, one func(*bufio.Reader) (T, error)) ([]T, error) {
+	br := bufio.NewReader(r)
+	var items []T
+	for {
+		if _, err := br.Peek(1); err == io.EOF {
+			return items, nil
+		}
+		item, err := one(br)
 		if err != nil {
 			return nil, err
 		}
-		keys = append(keys, metadata.ObjectKey{Bucket: bucket, Key: key})
+		items = append(items, item)
 	}
 }
 
@@ -300,26 +309,21 @@ func (c *Client) HasShards(ctx context.Context, refs []transport.ShardRef) ([]bo
 
 // readRefs decodes a shard probe's request body.
 func readRefs(r io.Reader) ([]transport.ShardRef, error) {
-	br := bufio.NewReader(r)
-	var refs []transport.ShardRef
-	for {
-		if _, err := br.Peek(1); err == io.EOF {
-			return refs, nil
-		}
+	return readEach(r, func(br *bufio.Reader) (transport.ShardRef, error) {
 		var f [3]string
 		for i := range f {
 			s, err := readString(br)
 			if err != nil {
-				return nil, err
+				return transport.ShardRef{}, err
 			}
 			f[i] = s
 		}
 		index, err := binary.ReadUvarint(br)
 		if err != nil || index > 1<<16 {
-			return nil, fmt.Errorf("%w: bad shard index", transport.ErrInvalid)
+			return transport.ShardRef{}, fmt.Errorf("%w: bad shard index", transport.ErrInvalid)
 		}
-		refs = append(refs, transport.ShardRef{Bucket: f[0], Key: f[1], VersionID: f[2], Index: int(index)})
-	}
+		return transport.ShardRef{Bucket: f[0], Key: f[1], VersionID: f[2], Index: int(index)}, nil
+	})
 }
 
 // appendString appends s's length as a uvarint and s, as readString reads.
