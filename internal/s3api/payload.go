@@ -8,72 +8,23 @@ import (
 	"hash"
 	"io"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
-	md5simd "github.com/minio/md5-simd"
 	sha256 "github.com/minio/sha256-simd"
 )
-
-// MD5 is the costliest thing a PUT does to its bytes, and it cannot be
-// parallelised within one stream. md5-simd hashes up to 16 streams at once,
-// one per SIMD lane, through one server goroutine; alone in the server a
-// stream is about 3× slower than crypto/md5, with two or more it is faster
-// per byte. So a payload uses the shared server only when at least
-// md5SIMDMin payloads (itself included) are hashing at the same time, and
-// only when it is large enough for the server's round trips (a channel
-// send per 32 KiB and one for the sum) not to outweigh what a lane saves.
-const (
-	md5SIMDMin     = 3
-	md5SIMDMinSize = 256 << 10
-)
-
-var (
-	md5ServerOnce sync.Once
-	md5Server     md5simd.Server
-	md5Active     atomic.Int64 // payloads whose MD5 is in progress
-)
-
-// md5Slot is a payload's place among the payloads hashing: counted in
-// md5Active, and holding a lane of md5Server when lane is set. It is apart
-// from the Payload so that a cleanup can release it.
-type md5Slot struct {
-	released atomic.Bool
-	lane     md5simd.Hasher
-}
-
-// newMD5 returns the MD5 hash for a new payload of size bytes (-1 when
-// unknown) and its slot.
-func newMD5(size int64) (hash.Hash, *md5Slot) {
-	if md5Active.Add(1) < md5SIMDMin || (size >= 0 && size < md5SIMDMinSize) {
-		return md5.New(), &md5Slot{}
-	}
-	md5ServerOnce.Do(func() { md5Server = md5simd.NewServer() })
-	h := md5Server.NewHash()
-	return h, &md5Slot{lane: h}
-}
-
-// release gives the lane back and stops counting the payload; only the
-// first call does anything.
-func (s *md5Slot) release() {
-	if !s.released.CompareAndSwap(false, true) {
-		return
-	}
-	md5Active.Add(-1)
-	if s.lane != nil {
-		s.lane.Close()
-	}
-}
 
 // Payload is a request body being authenticated and checked as it is read.
 // It verifies, as the request's headers demand: the declared SHA-256
 // (SignedPayload), the aws-chunked framing and chunk signatures (streaming
 // modes), Content-MD5, and one x-amz-checksum-* value from a header or a
 // trailer. It always computes the MD5 (the S3 ETag of a single-part
-// object).
+// object), with crypto/md5 on the reading goroutine: md5-simd, which hashes
+// up to 16 streams in the SIMD lanes of one server goroutine, was measured
+// against it on this project's 2-core machines with the benchmark's PUTs
+// (1, 4 and 16 MiB objects, 8 to 64 at once) and delivered fewer MiB/s in
+// every case, each upload's hashing waiting its turn in the one goroutine;
+// it saved the gateway CPU per byte only at 16 MiB (benchmarks/README.md).
 //
 // A verification failure is returned by the Read that would have delivered
 // the final bytes, in place of them, so a caller that reads exactly Size()
@@ -87,7 +38,6 @@ type Payload struct {
 	sha     hash.Hash // SignedPayload only
 	wantSHA string
 	md5     hash.Hash
-	md5Slot *md5Slot
 	md5Sum  []byte // set once the payload is verified
 	wantMD5 []byte
 	sum     *ChecksumVerifier
@@ -108,10 +58,7 @@ func (a *Auth) BodyReader(r *http.Request) (*Payload, error) {
 		body = http.NoBody
 	}
 	p := &Payload{src: body, size: r.ContentLength}
-	p.md5, p.md5Slot = newMD5(r.ContentLength)
-	// A caller that drops the payload half-read must not keep its lane or
-	// its place in md5Active forever.
-	runtime.AddCleanup(p, (*md5Slot).release, p.md5Slot)
+	p.md5 = md5.New()
 	h := r.Header
 	if a.PayloadMode == SignedPayload {
 		p.sha, p.wantSHA = sha256.New(), strings.ToLower(a.SignedPayloadHash)
@@ -244,7 +191,6 @@ func (p *Payload) Read(b []byte) (int, error) {
 
 func (p *Payload) fail(err error) (int, error) {
 	p.err = err
-	p.md5Slot.release()
 	return 0, err
 }
 
@@ -275,7 +221,6 @@ func (p *Payload) finish() error {
 		return NewError(XAmzContentSHA256Mismatch)
 	}
 	p.md5Sum = p.md5.Sum(nil)
-	p.md5Slot.release()
 	if p.wantMD5 != nil && !bytes.Equal(p.md5Sum, p.wantMD5) {
 		return NewError(BadDigest)
 	}
