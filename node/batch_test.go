@@ -49,6 +49,36 @@ func TestPutVersionsDurableOnceAnswered(t *testing.T) {
 	}
 }
 
+// A retry that finds its record already here answers for it, and that
+// record may be another batch's, committed and not yet synced: the retry's
+// answer must wait for a sync all the same.
+func TestPutVersionRetryDurableOnceAnswered(t *testing.T) {
+	t.Parallel()
+	n, crash := openCrashableNode(t)
+	ctx := t.Context()
+	for _, put := range []struct {
+		key   string
+		write func(v *metadata.Version) error
+	}{
+		{"plain", func(v *metadata.Version) error { return n.PutVersion(ctx, v) }},
+		{"ordered", func(v *metadata.Version) error { _, err := n.PutVersionUnlessNewer(ctx, v); return err }},
+	} {
+		v := version(put.key, "v1", 10)
+		if err := n.putVersion(ctx, v, pebble.NoSync); err != nil {
+			t.Fatalf("%s: unsynced first write: %v", put.key, err)
+		}
+		if err := put.write(v); err != nil {
+			t.Fatalf("%s: retry: %v", put.key, err)
+		}
+	}
+	m := crash()
+	for _, key := range []string{"plain", "ordered"} {
+		if _, err := m.GetVersion(ctx, metadata.ObjectKey{Bucket: "b", Key: key}); err != nil {
+			t.Errorf("record %q answered by its retry, after the crash: %v", key, err)
+		}
+	}
+}
+
 // A batch answers each write on its own: a refusal or an invalid record
 // does not fail the others.
 func TestPutVersionsAnswersEachWrite(t *testing.T) {

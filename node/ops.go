@@ -183,8 +183,17 @@ func validRef(ref transport.ShardRef) error {
 // bucket is versioned (versions.go), else its shard files on this node are
 // retired once the winner is durable. A record with Purged set deletes a
 // version for good.
+//
+// It is a batch of one (PutVersions): a retry that finds its record already
+// here answers for a record that may be another batch's, committed and not
+// yet synced, so the log is synced whether or not this write committed
+// anything.
 func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
-	return n.putVersion(ctx, v, pebble.Sync)
+	res, err := n.PutVersions(ctx, []transport.VersionWrite{{V: v}})
+	if err != nil {
+		return err
+	}
+	return res[0].Err
 }
 
 // putVersion is PutVersion committed as wo says (see storeVersion).
@@ -221,8 +230,14 @@ func (n *Node) GetVersionWithShard(ctx context.Context, key metadata.ObjectKey, 
 }
 
 // PutVersionUnlessNewer implements transport.OrderedWriter.
+// Like PutVersion, a batch of one: a refusal rests on a newer record that
+// must be durable too.
 func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {
-	return n.putVersionUnlessNewer(ctx, v, pebble.Sync)
+	res, err := n.PutVersions(ctx, []transport.VersionWrite{{V: v, UnlessNewer: true}})
+	if err != nil {
+		return 0, err
+	}
+	return res[0].Newer, res[0].Err
 }
 
 // putVersionUnlessNewer is PutVersionUnlessNewer committed as wo says (see
