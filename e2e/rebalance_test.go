@@ -145,10 +145,15 @@ func TestRebalance(t *testing.T) {
 	if _, err := ctl.Stage(ctx, adminapi.LayoutChange{Op: "drain", Node: "n3"}); err != nil {
 		t.Fatal(err)
 	}
+	start = time.Now()
 	if _, err := ctl.Apply(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitRebalanced(t, ctl, 90*time.Second)
+	drained := waitRebalanced(t, ctl, 90*time.Second)
+	t.Logf("drain of n3: %d shards moved in %v", drained.Rebalance.Moved-st.Rebalance.Moved, time.Since(start).Round(time.Millisecond))
+	// n3 has ended a pass that handed over all it held, but its Shards
+	// are from that pass's census, taken before the handover: the next
+	// census shows it empty.
 	eventually(t, 90*time.Second, func() string {
 		st, err := ctl.Status(ctx)
 		if err != nil {
@@ -191,14 +196,23 @@ func isRefused(err error) bool {
 	return errors.As(err, &ae) && ae.StatusCode == http.StatusConflict && len(ae.Problems) > 0
 }
 
-// waitRebalanced waits until no node reports a misplaced shard, and
-// returns the status that said so.
-func waitRebalanced(t *testing.T, ctl *objctl.Client, within time.Duration) *adminapi.Status {
+// waitRebalanced waits until every live node has ended a scanner pass
+// begun after it held the layout in force and no node reports a misplaced
+// shard, and returns the status that said so. It gives up once stall
+// passes with no shard moved: how long a rebalance takes depends on how
+// loaded the machine is, whether it is stuck does not.
+//
+// A node's Misplaced is as of the rebalance step of its last pass: until
+// the node has run one under the new layout it reports the old layout's
+// figure, 0 once an earlier rebalance is over. A pass publishes its
+// census (CensusStarted) before that step and sets LastScan when it
+// ends, so a LastScan after a CensusStarted that is after the layout
+// arrived marks a pass whose rebalance step saw the new layout.
+func waitRebalanced(t *testing.T, ctl *objctl.Client, stall time.Duration) *adminapi.Status {
 	t.Helper()
-	var st *adminapi.Status
-	eventually(t, within, func() string {
-		var err error
-		if st, err = ctl.Status(t.Context()); err != nil {
+	eventually(t, stall, func() string {
+		st, err := ctl.Status(t.Context())
+		if err != nil {
 			return err.Error()
 		}
 		for _, n := range st.Nodes {
@@ -206,12 +220,67 @@ func waitRebalanced(t *testing.T, ctl *objctl.Client, within time.Duration) *adm
 				return fmt.Sprintf("node %s has not reported layout epoch %d", n.ID, st.LayoutEpoch)
 			}
 		}
-		if st.Rebalance.Misplaced > 0 || st.Rebalance.Moved == 0 {
-			return fmt.Sprintf("%d shards still misplaced, %d moved", st.Rebalance.Misplaced, st.Rebalance.Moved)
-		}
 		return ""
 	})
+	// Ask for the passes rather than wait for each node's scan interval;
+	// a node in the middle of a pass runs another after it.
+	since := time.Now()
+	if _, err := ctl.Heal(t.Context(), ""); err != nil {
+		t.Fatal(err)
+	}
+	// The census of a pass is replaced by the next pass's before that
+	// pass ends: remember a census begun since, and wait for the pass
+	// that took it, or a later one, to end.
+	began := map[string]time.Time{}
+	var st *adminapi.Status
+	whileMoving(t, stall, func() (string, int64) {
+		var err error
+		if st, err = ctl.Status(t.Context()); err != nil {
+			return err.Error(), -1
+		}
+		moved := st.Rebalance.Moved
+		for _, n := range st.Nodes {
+			if !n.Alive {
+				continue
+			}
+			if !n.Reported || n.LayoutEpoch != st.LayoutEpoch {
+				return fmt.Sprintf("node %s has not reported layout epoch %d", n.ID, st.LayoutEpoch), moved
+			}
+			if _, ok := began[n.ID]; !ok && n.CensusStarted.After(since) {
+				began[n.ID] = n.CensusStarted
+			}
+			if b, ok := began[n.ID]; !ok || !n.LastScan.After(b) {
+				return fmt.Sprintf("node %s has not ended a scanner pass begun under layout epoch %d (%d shards misplaced, %d moved)",
+					n.ID, st.LayoutEpoch, n.Misplaced, n.Moved), moved
+			}
+		}
+		if st.Rebalance.Misplaced > 0 || moved == 0 {
+			return fmt.Sprintf("%d shards still misplaced, %d moved", st.Rebalance.Misplaced, moved), moved
+		}
+		return "", moved
+	})
 	return st
+}
+
+// whileMoving calls cond until it returns "", as eventually does, but
+// gives up only once stall has passed without the count of moved shards
+// cond also returns going up.
+func whileMoving(t *testing.T, stall time.Duration, cond func() (why string, moved int64)) {
+	t.Helper()
+	last, progressed := int64(-1), time.Now()
+	for {
+		why, moved := cond()
+		if why == "" {
+			return
+		}
+		if moved > last {
+			last, progressed = moved, time.Now()
+		}
+		if time.Since(progressed) > stall {
+			t.Fatalf("no shard moved for %v: %s", stall, why)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // checkPlaced checks that every home of each object under l holds its
