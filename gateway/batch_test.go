@@ -40,7 +40,7 @@ func TestBatcher(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newRecordBatches()
 		n := &heldNode{release: make(chan error)}
-		const writers = 2 + 70
+		const writers = batchesInFlight + 70
 		errs := make(chan error, writers)
 		write := func(hlc int) {
 			v := &metadata.Version{HLC: metadata.HLC(hlc)}
@@ -50,23 +50,25 @@ func TestBatcher(t *testing.T) {
 			}
 			errs <- err
 		}
-		// The first two go out alone, at once.
-		go write(1)
-		synctest.Wait()
-		go write(2)
-		synctest.Wait()
+		// The first batchesInFlight go out alone, at once.
+		var alone []int
+		for i := 1; i <= batchesInFlight; i++ {
+			go write(i)
+			synctest.Wait()
+			alone = append(alone, 1)
+		}
 		// The rest queue behind them.
-		for i := 3; i <= writers; i++ {
+		for i := batchesInFlight + 1; i <= writers; i++ {
 			go write(i)
 		}
 		synctest.Wait()
 		n.mu.Lock()
-		if fmt.Sprint(n.sizes) != "[1 1]" {
-			t.Errorf("batches sent before any answer: %v; want [1 1]", n.sizes)
+		if fmt.Sprint(n.sizes) != fmt.Sprint(alone) {
+			t.Errorf("batches sent before any answer: %v; want %v", n.sizes, alone)
 		}
 		n.mu.Unlock()
 		// Each answer lets the next batch out, up to maxBatchItems long.
-		for range 4 {
+		for range batchesInFlight + 2 {
 			n.release <- nil
 			synctest.Wait()
 		}
@@ -76,7 +78,7 @@ func TestBatcher(t *testing.T) {
 			}
 		}
 		n.mu.Lock()
-		if want := fmt.Sprint([]int{1, 1, maxBatchItems, writers - 2 - maxBatchItems}); fmt.Sprint(n.sizes) != want {
+		if want := fmt.Sprint(append(alone, maxBatchItems, writers-batchesInFlight-maxBatchItems)); fmt.Sprint(n.sizes) != want {
 			t.Errorf("batch sizes %v; want %s", n.sizes, want)
 		}
 		n.mu.Unlock()
