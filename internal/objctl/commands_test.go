@@ -32,6 +32,9 @@ type scripted struct {
 	// status, when set, overrides the status replies (heal tests).
 	status func(n int) adminapi.Status
 	reads  int
+	// lastStatus is when the previous status was read: each read after
+	// the apply shows a scanner pass whose census began then.
+	lastStatus time.Time
 }
 
 func newScripted() *scripted {
@@ -117,7 +120,7 @@ func (s *scripted) statusNow() adminapi.Status {
 		ns := adminapi.NodeStatus{ID: n.ID, Zone: n.Zone, State: n.State, Alive: true, Reported: true, LayoutEpoch: s.epoch,
 			Shards: s.shards[n.ID], ShardBytes: s.shards[n.ID] << 10, Moved: s.moved[n.ID], MovedBytes: s.moved[n.ID] << 10}
 		if !s.applied.IsZero() {
-			ns.LastScan = now
+			ns.LastScan, ns.CensusStarted = now, s.lastStatus
 		}
 		if n.State == "draining" && !s.applied.IsZero() {
 			step := min(s.drainStep, s.shards[n.ID])
@@ -129,6 +132,7 @@ func (s *scripted) statusNow() adminapi.Status {
 		}
 		st.Nodes = append(st.Nodes, ns)
 	}
+	s.lastStatus = now
 	return st
 }
 
@@ -389,6 +393,46 @@ func TestApplyWaitFollowsRebalance(t *testing.T) {
 	}
 	if !strings.Contains(env.stderr.String(), "rebalance") {
 		t.Errorf("no rebalance bar: %q", env.stderr.String())
+	}
+}
+
+// A pass that ended after the apply but began before the node held the
+// new layout may have run its rebalance step under the old one, where
+// nothing was misplaced: the wait must not take it for the end.
+func TestApplyWaitNeedsAPassUnderTheNewLayout(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	status := func(at time.Time, epoch uint64, census, ended time.Time) adminapi.Status {
+		st := adminapi.Status{Time: at, DataShards: 4, ParityShards: 2, LayoutEpoch: epoch}
+		for _, id := range []string{"n1", "n2"} {
+			st.Nodes = append(st.Nodes, adminapi.NodeStatus{ID: id, State: "active", Alive: true, Reported: true,
+				LayoutEpoch: epoch, CensusStarted: census, LastScan: ended})
+		}
+		return st
+	}
+	before := status(t0, 3, t0.Add(-2*time.Second), t0.Add(-time.Second))
+	// Ended after the apply, begun before the nodes were seen at epoch 4.
+	straddling := status(t0.Add(time.Second), 4, t0.Add(-time.Millisecond), t0.Add(500*time.Millisecond))
+	// Begun and ended after that.
+	under := status(t0.Add(2*time.Second), 4, t0.Add(1500*time.Millisecond), t0.Add(1900*time.Millisecond))
+	tests := []struct {
+		name    string
+		seq     []adminapi.Status // the last repeats
+		wantErr string
+	}{
+		{"only a straddling pass", []adminapi.Status{before, straddling}, "waiting for a scanner pass on n1 (scanning), n2 (scanning)"},
+		{"then a pass under the new layout", []adminapi.Status{before, straddling, under}, ""},
+	}
+	for _, tc := range tests {
+		sc := newScripted()
+		sc.status = func(n int) adminapi.Status { return tc.seq[min(n-1, len(tc.seq)-1)] }
+		srv := newSignedServer(t, sc.handle)
+		env := newTestEnv(srv.URL, nil)
+		env.run("layout", "add-node", "n8", "--zone", "z2")
+		err := env.run("layout", "apply", "--yes", "--wait", "--timeout", "200ms")
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.wantErr)
+		}
 	}
 }
 

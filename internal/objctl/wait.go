@@ -36,10 +36,13 @@ type waiter struct {
 	// epoch is the layout the nodes must hold; zero for any.
 	epoch   uint64
 	preview *adminapi.Preview
+	// held is, per node, the time of the first status that showed it
+	// holding epoch (rebalance).
+	held map[string]time.Time
 }
 
 func (s *session) newWaiter(before *adminapi.Status, since time.Time, epoch uint64, preview *adminapi.Preview) *waiter {
-	return &waiter{s: s, before: before, since: since, epoch: epoch, preview: preview}
+	return &waiter{s: s, before: before, since: since, epoch: epoch, preview: preview, held: map[string]time.Time{}}
 }
 
 // progress is how far the followed work is, as one status shows it.
@@ -152,12 +155,25 @@ func updateBar(bar *progressbar.ProgressBar, p progress) {
 	bar.Set64(min(p.amount, total))
 }
 
-// scanned returns the live nodes that have not ended a scanner pass since
-// w.since, or do not hold epoch yet, and the nodes of the layout that are
-// down: the work cannot be known to be over while either list is not
-// empty.
+// scanned returns the live nodes that have not ended a scanner pass begun
+// under epoch since w.since, or do not hold epoch yet, and the nodes of the
+// layout that are down: the work cannot be known to be over while either
+// list is not empty.
+//
+// A pass that merely ended after the change is not enough for a node's
+// misplaced count: the pass may have run its rebalance step under the old
+// layout, where nothing was misplaced, and adopted the new one before it
+// ended. So the pass must have begun (its census, before its rebalance
+// step) after a status showed the node holding epoch.
 func (w *waiter) scanned(st *adminapi.Status) []string {
-	return w.pending(st, "scanning", func(n adminapi.NodeStatus) bool { return n.LastScan.After(w.since) })
+	return w.pending(st, "scanning", func(n adminapi.NodeStatus) bool {
+		held, ok := w.held[n.ID]
+		if !ok {
+			held = st.Time
+			w.held[n.ID] = held
+		}
+		return n.LastScan.After(w.since) && n.CensusStarted.After(held) && n.LastScan.After(n.CensusStarted)
+	})
 }
 
 // counted is scanned for the durability histogram alone: it wants of each
