@@ -36,9 +36,9 @@ func (n *Node) PutVersions(ctx context.Context, writes []transport.VersionWrite)
 		case w.V == nil:
 			r.Err = transport.ErrInvalid
 		case w.UnlessNewer:
-			r.Newer, r.Err = n.putVersionUnlessNewer(ctx, w.V, pebble.NoSync)
+			r.Newer, r.Err = n.putVersionUnlessNewer(ctx, w.V)
 		default:
-			r.Err = n.putVersion(ctx, w.V, pebble.NoSync)
+			r.Err = n.putVersion(ctx, w.V)
 		}
 		// A write that found its record already here answers for it too,
 		// and that record may be another batch's, not yet synced.

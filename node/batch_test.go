@@ -4,8 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"cairn/metadata"
 	"cairn/transport"
 )
@@ -34,7 +32,7 @@ func TestPutVersionsDurableOnceAnswered(t *testing.T) {
 			t.Fatalf("write %d: %+v", i, r)
 		}
 	}
-	if err := n.putVersion(ctx, version("c", "v3", 12), pebble.NoSync); err != nil {
+	if err := n.putVersion(ctx, version("c", "v3", 12)); err != nil {
 		t.Fatalf("unsynced write: %v", err)
 	}
 
@@ -64,7 +62,7 @@ func TestPutVersionRetryDurableOnceAnswered(t *testing.T) {
 		{"ordered", func(v *metadata.Version) error { _, err := n.PutVersionUnlessNewer(ctx, v); return err }},
 	} {
 		v := version(put.key, "v1", 10)
-		if err := n.putVersion(ctx, v, pebble.NoSync); err != nil {
+		if err := n.putVersion(ctx, v); err != nil {
 			t.Fatalf("%s: unsynced first write: %v", put.key, err)
 		}
 		if err := put.write(v); err != nil {

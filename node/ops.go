@@ -196,8 +196,8 @@ func (n *Node) PutVersion(ctx context.Context, v *metadata.Version) error {
 	return res[0].Err
 }
 
-// putVersion is PutVersion committed as wo says (see storeVersion).
-func (n *Node) putVersion(ctx context.Context, v *metadata.Version, wo *pebble.WriteOptions) error {
+// putVersion is PutVersion without the log sync (see storeVersion).
+func (n *Node) putVersion(ctx context.Context, v *metadata.Version) error {
 	if err := n.admitRecord(ctx, v); err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (n *Node) putVersion(ctx context.Context, v *metadata.Version, wo *pebble.W
 	defer unlock()
 	// versions.go: older versions are kept or retired by what the
 	// records say of their bucket's versioning.
-	return n.storeVersion(v, wo)
+	return n.storeVersion(v)
 }
 
 // GetVersionWithShard implements transport.ShardPrefetcher.
@@ -240,9 +240,9 @@ func (n *Node) PutVersionUnlessNewer(ctx context.Context, v *metadata.Version) (
 	return res[0].Newer, res[0].Err
 }
 
-// putVersionUnlessNewer is PutVersionUnlessNewer committed as wo says (see
+// putVersionUnlessNewer is PutVersionUnlessNewer without the log sync (see
 // storeVersion).
-func (n *Node) putVersionUnlessNewer(ctx context.Context, v *metadata.Version, wo *pebble.WriteOptions) (metadata.HLC, error) {
+func (n *Node) putVersionUnlessNewer(ctx context.Context, v *metadata.Version) (metadata.HLC, error) {
 	if err := n.admitRecord(ctx, v); err != nil {
 		return 0, err
 	}
@@ -266,7 +266,7 @@ func (n *Node) putVersionUnlessNewer(ctx context.Context, v *metadata.Version, w
 	if cur != nil && cur.VersionID != v.VersionID && cur.Newer(v) {
 		return cur.HLC, nil
 	}
-	return 0, n.storeVersionOver(v, cur, wo)
+	return 0, n.storeVersionOver(v, cur)
 }
 
 // admitRecord checks what every record write checks before it takes the

@@ -86,10 +86,9 @@ func (n *Node) scanVersions(bucket, key string, f func(k []byte, v *metadata.Ver
 	return it.Error()
 }
 
-// storeVersion is PutVersion under the key lock. wo is how the write is
-// committed: pebble.Sync, or pebble.NoSync when the caller syncs the log
-// itself before it answers (PutVersions).
-func (n *Node) storeVersion(v *metadata.Version, wo *pebble.WriteOptions) error {
+// storeVersion is PutVersion under the key lock. It commits without a
+// sync: every caller syncs the log itself before it answers (PutVersions).
+func (n *Node) storeVersion(v *metadata.Version) error {
 	// tombstones.go: a record older than a collected tombstone of its
 	// key is a late copy, refused as the tombstone would have.
 	if below, err := n.belowWatermark(v); err != nil || below {
@@ -99,13 +98,13 @@ func (n *Node) storeVersion(v *metadata.Version, wo *pebble.WriteOptions) error 
 		return err
 	}
 	if v.IsPurged() {
-		return n.purgeVersion(v, wo)
+		return n.purgeVersion(v)
 	}
 	cur, err := n.currentVersion(v.Bucket, v.Key)
 	if err != nil {
 		return err
 	}
-	return n.storeVersionOver(v, cur, wo)
+	return n.storeVersionOver(v, cur)
 }
 
 // currentVersion is the key's current record, nil when the node has none.
@@ -119,7 +118,7 @@ func (n *Node) currentVersion(bucket, key string) (*metadata.Version, error) {
 
 // storeVersionOver is storeVersion once the watermark is passed and the
 // key's current record, cur, is read.
-func (n *Node) storeVersionOver(v, cur *metadata.Version, wo *pebble.WriteOptions) error {
+func (n *Node) storeVersionOver(v, cur *metadata.Version) error {
 	if cur != nil && cur.VersionID == v.VersionID {
 		return nil // a retry of a write this node already has
 	}
@@ -204,7 +203,7 @@ func (n *Node) storeVersionOver(v, cur *metadata.Version, wo *pebble.WriteOption
 		}
 		b.Set(slotKey(v), rec, nil)
 	}
-	if err := b.Commit(wo); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, err)
 	}
 	for _, w := range retired {
@@ -216,7 +215,7 @@ func (n *Node) storeVersionOver(v, cur *metadata.Version, wo *pebble.WriteOption
 // purgeVersion deletes version p.VersionID of p's key for good, leaving a
 // purge tombstone in its slot (p.HLC is the version's SlotHLC, p.Purged
 // the time of the purge).
-func (n *Node) purgeVersion(p *metadata.Version, wo *pebble.WriteOptions) error {
+func (n *Node) purgeVersion(p *metadata.Version) error {
 	if p.Purged <= p.HLC {
 		return fmt.Errorf("purge %s/%s@%s: %w: purge not after the version", p.Bucket, p.Key, p.VersionID, transport.ErrInvalid)
 	}
@@ -275,7 +274,7 @@ func (n *Node) purgeVersion(p *metadata.Version, wo *pebble.WriteOptions) error 
 		}
 		b.Set(metadata.ObjectRecordKey(p.Bucket, p.Key), headRec, nil)
 	}
-	if err := b.Commit(wo); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("purge %s/%s@%s: %w", p.Bucket, p.Key, p.VersionID, err)
 	}
 	if gone != nil {
