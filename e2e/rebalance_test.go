@@ -228,10 +228,7 @@ func waitRebalanced(t *testing.T, ctl *objctl.Client, stall time.Duration) *admi
 	if _, err := ctl.Heal(t.Context(), ""); err != nil {
 		t.Fatal(err)
 	}
-	// The census of a pass is replaced by the next pass's before that
-	// pass ends: remember a census begun since, and wait for the pass
-	// that took it, or a later one, to end.
-	began := map[string]time.Time{}
+	var passes adminapi.PassWatch
 	var st *adminapi.Status
 	whileMoving(t, stall, func() (string, int64) {
 		var err error
@@ -246,10 +243,7 @@ func waitRebalanced(t *testing.T, ctl *objctl.Client, stall time.Duration) *admi
 			if !n.Reported || n.LayoutEpoch != st.LayoutEpoch {
 				return fmt.Sprintf("node %s has not reported layout epoch %d", n.ID, st.LayoutEpoch), moved
 			}
-			if _, ok := began[n.ID]; !ok && n.CensusStarted.After(since) {
-				began[n.ID] = n.CensusStarted
-			}
-			if b, ok := began[n.ID]; !ok || !n.LastScan.After(b) {
+			if !passes.Ended(n, since) {
 				return fmt.Sprintf("node %s has not ended a scanner pass begun under layout epoch %d (%d shards misplaced, %d moved)",
 					n.ID, st.LayoutEpoch, n.Misplaced, n.Moved), moved
 			}

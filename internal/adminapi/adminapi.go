@@ -91,6 +91,31 @@ type NodeStatus struct {
 	CensusStarted time.Time `json:"census_started"`
 }
 
+// PassWatch follows nodes' scanner passes through successive statuses, to
+// tell when a node has ended a pass begun after some moment. A pass's
+// census starts before its rebalance step and its LastScan is set when it
+// ends, but the next pass replaces CensusStarted before it ends itself: so
+// the watch remembers the first census it sees begun after the moment and
+// waits for a LastScan after that. The zero value is ready to use.
+type PassWatch struct {
+	began map[string]time.Time
+}
+
+// Ended reports whether node n has ended a scanner pass begun after since.
+// Call it with each new status of n; since must not change between calls
+// for one node.
+func (w *PassWatch) Ended(n NodeStatus, since time.Time) bool {
+	b, ok := w.began[n.ID]
+	if !ok && n.CensusStarted.After(since) {
+		if w.began == nil {
+			w.began = map[string]time.Time{}
+		}
+		b, ok = n.CensusStarted, true
+		w.began[n.ID] = b
+	}
+	return ok && n.LastScan.After(b)
+}
+
 // Redundancy is a durability histogram: Objects[r] and Bytes[r] for r =
 // 0..m more shards that can be lost; Lost objects are below k shards.
 type Redundancy struct {

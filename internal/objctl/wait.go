@@ -37,8 +37,9 @@ type waiter struct {
 	epoch   uint64
 	preview *adminapi.Preview
 	// held is, per node, the time of the first status that showed it
-	// holding epoch (rebalance).
-	held map[string]time.Time
+	// holding epoch, and passes its scanner passes begun since (rebalance).
+	held   map[string]time.Time
+	passes adminapi.PassWatch
 }
 
 func (s *session) newWaiter(before *adminapi.Status, since time.Time, epoch uint64, preview *adminapi.Preview) *waiter {
@@ -172,7 +173,7 @@ func (w *waiter) scanned(st *adminapi.Status) []string {
 			held = st.Time
 			w.held[n.ID] = held
 		}
-		return n.LastScan.After(w.since) && n.CensusStarted.After(held) && n.LastScan.After(n.CensusStarted)
+		return w.passes.Ended(n, held) // held is after w.since
 	})
 }
 
