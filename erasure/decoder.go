@@ -16,6 +16,7 @@ type ShardOpener func(shard int, off, n int64) (io.ReadCloser, error)
 type decodeOptions struct {
 	onFailure  func(shard int, err error)
 	extraReads int
+	order      []int
 }
 
 // DecodeOption configures NewDecoder and ReconstructShards.
@@ -28,6 +29,35 @@ type DecodeOption func(*decodeOptions)
 // calling Read or ReconstructShards.
 func WithShardFailure(f func(shard int, err error)) DecodeOption {
 	return func(o *decodeOptions) { o.onFailure = f }
+}
+
+// WithOpenOrder makes NewDecoder, and ReconstructShards, try shards in the
+// order given instead of in index order (data shards first, so that nothing
+// needs decoding while they last). A caller that already holds some shards,
+// or knows that some sources are slow, lists the cheap ones first: the
+// other shards are then opened only if those fail. Shards missing from
+// order are tried after it, in index order; indices out of range or listed
+// twice are ignored.
+func WithOpenOrder(order []int) DecodeOption {
+	return func(o *decodeOptions) { o.order = order }
+}
+
+// openOrder returns the order in which to try the n shards.
+func (o *decodeOptions) openOrder(n int) []int {
+	order := make([]int, 0, n)
+	seen := make([]bool, n)
+	for _, i := range o.order {
+		if i >= 0 && i < n && !seen[i] {
+			seen[i] = true
+			order = append(order, i)
+		}
+	}
+	for i := range n {
+		if !seen[i] {
+			order = append(order, i)
+		}
+	}
+	return order
 }
 
 // errReadClosed is returned by Read after Close.

@@ -31,9 +31,9 @@ type shardReader struct {
 // frameReader reads an object's shards block by block, keeping k verified
 // frames of the current block. A shard whose opener or reader fails, whose
 // reader comes up short, or whose frame is corrupt is closed and dropped
-// for good, and the next untried shard in index order (data shards first,
-// so that no decoding is needed while they last) is opened at the current
-// block. The decoder and ReconstructShards differ only in what they do with
+// for good, and the next untried shard in open order (by default index
+// order: data shards first, so that no decoding is needed while they last)
+// is opened at the current block. The decoder and ReconstructShards differ only in what they do with
 // the frames.
 type frameReader struct {
 	c         *Codec
@@ -44,6 +44,7 @@ type frameReader struct {
 	end       int64 // shard offset where the frames to be read end
 
 	shards []shardReader
+	order  []int // the order in which untried shards are opened
 	tasks  []int
 }
 
@@ -56,6 +57,7 @@ func newFrameReader(c *Codec, op string, size, end int64, open ShardOpener, o de
 		size:      size,
 		end:       end,
 		shards:    make([]shardReader, c.TotalShards()),
+		order:     o.openOrder(c.TotalShards()),
 		tasks:     make([]int, 0, c.TotalShards()),
 	}
 }
@@ -75,7 +77,7 @@ func (r *frameReader) readBlock(b int64) (int, error) {
 	good := 0
 	for good < c.k {
 		// Read from every usable shard that has not delivered this block,
-		// topping the set up to k with untried shards in index order.
+		// topping the set up to k with untried shards in open order.
 		tasks := r.tasks[:0]
 		active := 0
 		for i := range r.shards {
@@ -86,7 +88,10 @@ func (r *frameReader) readBlock(b int64) (int, error) {
 				}
 			}
 		}
-		for i := 0; active < c.k && i < len(r.shards); i++ {
+		for _, i := range r.order {
+			if active >= c.k {
+				break
+			}
 			if s := &r.shards[i]; s.state == shardUntried {
 				s.state = shardActive
 				active++

@@ -94,6 +94,7 @@ type hedger struct {
 	frameCap  int   // largest frame of the range
 
 	shards  []hedgeShard
+	order   []int          // the order in which untried shards are opened
 	srcs    []*hedgeSource // every generation started, for shutdown
 	results chan hedgeFrame
 	wg      sync.WaitGroup
@@ -115,6 +116,7 @@ func newHedger(c *Codec, size, first, last, end int64, open ShardOpener, o decod
 		want:      c.k + min(o.extraReads, c.m),
 		frameCap:  ChecksumSize + ceilDiv(c.blockLen(size, first), c.k),
 		shards:    make([]hedgeShard, n),
+		order:     o.openOrder(n),
 		// Each of the at most two generations of a shard has at most
 		// hedgeDepth frames and one error outstanding, so sends never block.
 		results: make(chan hedgeFrame, 2*n*(hedgeDepth+1)),
@@ -222,7 +224,7 @@ func (h *hedger) pending(b int64) int {
 	return n
 }
 
-// topUp opens shards at block b until want are open: untried ones in index
+// topUp opens shards at block b until want are open: untried ones in open
 // order, then abandoned slow ones.
 func (h *hedger) topUp(b int64) {
 	active := 0
@@ -232,7 +234,7 @@ func (h *hedger) topUp(b int64) {
 		}
 	}
 	for _, st := range []shardState{shardUntried, shardSlow} {
-		for i := range h.shards {
+		for _, i := range h.order {
 			if active >= h.want {
 				return
 			}

@@ -487,9 +487,10 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 	if err != nil {
 		return nil, err
 	}
-	// An inline object's fragments came with the records the read
-	// gathered; with k of them at hand, the others are not asked for: a
-	// parity fragment already here decodes faster than a round trip.
+	// An inline object's fragments, and a small object's shards, may have
+	// come with the records the read gathered: those are read first, and
+	// the others only if too few of them decode; a shard already here
+	// decodes faster than a round trip, parity or not.
 	atHand := func(shard int) []byte {
 		for _, id := range shardHolders(v, shard) {
 			if rec, ok := byNode[id]; ok && rec.VersionID == v.VersionID && rec.Inline != nil {
@@ -498,16 +499,17 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 		}
 		return nil
 	}
-	enough := false
-	if v.IsInline() {
-		have := 0
-		for i := range v.Shards {
-			if atHand(i) != nil {
-				have++
-			}
+	pf := prefetchOf(ctx)
+	var order, later []int
+	for i := range codec.TotalShards() {
+		if i < len(v.Shards) && (atHand(i) != nil || pf.has(v.VersionID, i)) {
+			order = append(order, i)
+		} else {
+			later = append(later, i)
 		}
-		enough = have >= codec.DataShards()
 	}
+	here := len(order)
+	order = append(order, later...)
 	open := func(shard int, off, n int64) (io.ReadCloser, error) {
 		if shard >= len(v.Shards) {
 			return nil, fmt.Errorf("shard %d: %w", shard, errUnavailable)
@@ -515,7 +517,7 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 		if frag := atHand(shard); frag != nil {
 			return inlineRange(frag, off, n)
 		}
-		if rc := prefetchOf(ctx).take(v.VersionID, shard); rc != nil {
+		if rc := pf.take(v.VersionID, shard); rc != nil {
 			if off == 0 {
 				g.stats.PrefetchedShards.Add(1)
 				if n >= 0 {
@@ -527,9 +529,6 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 				return rc, nil
 			}
 			rc.Close()
-		}
-		if enough {
-			return nil, errNotAtHand
 		}
 		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: shard}
 		// The home first; then the fallback that took the shard as a hint,
@@ -553,9 +552,6 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 		return nil, firstErr
 	}
 	onFail := func(shard int, err error) {
-		if errors.Is(err, errNotAtHand) {
-			return // not read, so not failed
-		}
 		if fails != nil {
 			fails.add(shard, err)
 		}
@@ -571,9 +567,9 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 		g.stats.FailedShardReads.Add(1)
 		g.log.Info("shard read failed", "bucket", v.Bucket, "key", v.Key, "version", v.VersionID, "shard", shard, "node", node, "err", err)
 	}
-	opts := []erasure.DecodeOption{erasure.WithShardFailure(onFail)}
-	for _, id := range v.Shards[:min(codec.DataShards(), len(v.Shards))] {
-		if g.lat.slow(id) {
+	opts := []erasure.DecodeOption{erasure.WithShardFailure(onFail), erasure.WithOpenOrder(order)}
+	for pos, shard := range order[:codec.DataShards()] {
+		if pos >= here && shard < len(v.Shards) && g.lat.slow(v.Shards[shard]) {
 			// One of the nodes this read depends on is slow: read one
 			// shard more and decode from the first k frames to arrive.
 			opts = append(opts, erasure.WithExtraReads(1))
@@ -583,10 +579,6 @@ func (g *Gateway) openObjectNoting(ctx context.Context, v *metadata.Version, byN
 	}
 	return codec.NewDecoder(v.Size, start, length, open, opts...)
 }
-
-// errNotAtHand skips an inline fragment the read did not bring back while
-// k others did.
-var errNotAtHand = errors.New("gateway: inline fragment not among the records read")
 
 func inlineRange(b []byte, off, n int64) (io.ReadCloser, error) {
 	if off < 0 || off > int64(len(b)) {

@@ -137,3 +137,14 @@ func (pf *prefetched) release() {
 		delete(pf.shards, k)
 	}
 }
+
+// has reports whether shard index of a version came with a record and has
+// not been taken yet.
+func (pf *prefetched) has(versionID string, index int) bool {
+	if pf == nil {
+		return false
+	}
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	return pf.shards[prefetchKey{versionID, index}] != nil
+}
