@@ -50,6 +50,14 @@ import (
 // DefaultRebalanceRate bounds the bytes a node hands over per second.
 const DefaultRebalanceRate = 64 << 20
 
+// handoverWorkers is how many keys a node hands over at once. A key's move
+// is a chain of synced writes on other nodes (the record and shard to the
+// new home, a repoint on every home, the records to every home before a
+// drained node drops its own), so one key at a time leaves the disks and
+// the network idle between round trips; the rate limit still bounds the
+// bytes.
+const handoverWorkers = 4
+
 type handoverState struct {
 	pace pacer
 
@@ -156,12 +164,7 @@ func (n *Node) rebalance(ctx context.Context) error {
 	}
 	homesPer := min(n.cfg.HomesPerPG, len(layout.Nodes))
 	self := placement.NodeID(n.cfg.ID)
-	type work struct {
-		cur       *metadata.Version
-		homes     []placement.NodeID
-		misplaced bool // some version has a shard to move
-	}
-	var todo []work
+	var todo []handoverWork
 	var misplaced, misplacedBytes int64
 	var after []byte
 	for {
@@ -175,7 +178,7 @@ func (n *Node) rebalance(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("rebalance: %w", err)
 			}
-			w := work{cur: cur, homes: homes}
+			w := handoverWork{cur: cur, homes: homes}
 			for _, v := range versions {
 				for range n.misplacedShards(v, homes) {
 					w.misplaced = true
@@ -196,54 +199,117 @@ func (n *Node) rebalance(ctx context.Context) error {
 	h.mu.Lock()
 	h.misplaced, h.misplacedBytes = misplaced, misplacedBytes
 	h.mu.Unlock()
-	var errs errList
-	for _, w := range todo {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		versions, err := n.keyVersions(w.cur)
-		if err != nil {
-			errs.add(err)
-			continue
-		}
-		for _, v := range versions {
-			for _, i := range n.misplacedShards(v, w.homes) {
-				size := n.unitBytes(v)
-				start := time.Now()
-				if err := n.moveShard(ctx, v, i, string(w.homes[i]), w.homes); err != nil {
-					errs.add(err)
-					continue
-				}
-				h.mu.Lock()
-				h.moved++
-				h.movedBytes += size
-				h.moveTime += time.Since(start)
-				h.misplaced--
-				h.misplacedBytes -= size
-				h.mu.Unlock()
+	var (
+		errMu sync.Mutex
+		errs  errList
+	)
+	failed := func(err error) {
+		errMu.Lock()
+		errs.add(err)
+		errMu.Unlock()
+	}
+	queue := make(chan handoverWork)
+	var wg sync.WaitGroup
+	for range handoverWorkers {
+		wg.Go(func() {
+			for w := range queue {
+				n.handOver(ctx, w, failed)
 			}
-		}
-		if slices.Contains(w.homes, self) {
-			continue
-		}
-		// The records as the moves left them: dropped once no version
-		// names this node any more.
-		cur, err := n.getVersion(w.cur.Bucket, w.cur.Key)
-		if err != nil {
-			errs.add(err)
-			continue
-		}
-		if versions, err = n.keyVersions(cur); err != nil {
-			errs.add(err)
-			continue
-		}
-		if !slices.ContainsFunc(versions, func(v *metadata.Version) bool {
-			return !v.Deleted && slices.Contains(v.Shards, n.cfg.ID)
-		}) {
-			errs.add(n.dropRecords(ctx, cur, w.homes))
+		})
+	}
+feed:
+	for _, w := range todo {
+		select {
+		case queue <- w:
+		case <-ctx.Done():
+			break feed
 		}
 	}
+	close(queue)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return errs.err("rebalance")
+}
+
+// handoverWork is a key with something to hand over: a misplaced shard of
+// one of its versions, or records this node no longer homes.
+type handoverWork struct {
+	cur       *metadata.Version
+	homes     []placement.NodeID
+	misplaced bool // some version has a shard to move
+}
+
+// handOver moves w's misplaced shards to their homes and, if this node is
+// no longer a home of the key, drops its records once nothing here is
+// named by them. Failures go to failed; the next pass tries again.
+func (n *Node) handOver(ctx context.Context, w handoverWork, failed func(error)) {
+	if ctx.Err() != nil {
+		return
+	}
+	h := &n.handover
+	versions, err := n.keyVersions(w.cur)
+	if err != nil {
+		failed(err)
+		return
+	}
+	for _, v := range versions {
+		for _, i := range n.misplacedShards(v, w.homes) {
+			size := n.unitBytes(v)
+			start := time.Now()
+			if err := n.moveShard(ctx, v, i, string(w.homes[i]), w.homes); err != nil {
+				failed(err)
+				continue
+			}
+			h.mu.Lock()
+			h.moved++
+			h.movedBytes += size
+			h.moveTime += time.Since(start)
+			h.misplaced--
+			h.misplacedBytes -= size
+			h.mu.Unlock()
+		}
+	}
+	if slices.Contains(w.homes, placement.NodeID(n.cfg.ID)) {
+		return
+	}
+	// The records as the moves left them: dropped once no version names
+	// this node any more.
+	cur, err := n.getVersion(w.cur.Bucket, w.cur.Key)
+	if err != nil {
+		failed(err)
+		return
+	}
+	if versions, err = n.keyVersions(cur); err != nil {
+		failed(err)
+		return
+	}
+	if !slices.ContainsFunc(versions, func(v *metadata.Version) bool {
+		return !v.Deleted && slices.Contains(v.Shards, n.cfg.ID)
+	}) {
+		failed(n.dropRecords(ctx, cur, w.homes))
+	}
+}
+
+// onHomes calls f for every home but this node, all at once, and returns
+// the first failure once every call has returned.
+func (n *Node) onHomes(homes []placement.NodeID, f func(i int, h placement.NodeID) error) error {
+	errs := make([]error, len(homes))
+	var wg sync.WaitGroup
+	for i, h := range homes {
+		if string(h) == n.cfg.ID {
+			continue
+		}
+		wg.Go(func() { errs[i] = f(i, h) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // misplacedShards lists the indices of v whose recorded holder is this
@@ -331,10 +397,7 @@ func (n *Node) moveShard(ctx context.Context, v *metadata.Version, i int, target
 	}
 	reloc := transport.Relocation{Key: metadata.ObjectKey{Bucket: v.Bucket, Key: v.Key}, VersionID: v.VersionID,
 		Index: i, From: n.cfg.ID, To: target}
-	for _, h := range homes {
-		if string(h) == n.cfg.ID {
-			continue
-		}
+	err = n.onHomes(homes, func(_ int, h placement.NodeID) error {
 		c, err := n.peer(string(h))
 		if err != nil {
 			return fmt.Errorf("move %s/%s shard %d: repoint on %s: %w", v.Bucket, v.Key, i, h, err)
@@ -346,6 +409,10 @@ func (n *Node) moveShard(ctx context.Context, v *metadata.Version, i int, target
 		if err := rl.RelocateShard(ctx, reloc); err != nil && !errors.Is(err, transport.ErrNotFound) {
 			return fmt.Errorf("move %s/%s shard %d: repoint on %s: %w", v.Bucket, v.Key, i, h, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := n.RelocateShard(ctx, reloc); err != nil && !errors.Is(err, transport.ErrNotFound) {
 		return err
@@ -364,7 +431,7 @@ func (n *Node) dropRecords(ctx context.Context, cur *metadata.Version, homes []p
 		return err
 	}
 	for _, v := range versions {
-		for j, h := range homes {
+		err := n.onHomes(homes, func(j int, h placement.NodeID) error {
 			c, err := n.peer(string(h))
 			if err != nil {
 				return fmt.Errorf("drop %s/%s: %w", v.Bucket, v.Key, err)
@@ -376,6 +443,10 @@ func (n *Node) dropRecords(ctx context.Context, cur *metadata.Version, homes []p
 			if err := c.PutVersion(ctx, rec); err != nil {
 				return fmt.Errorf("drop %s/%s: hand record to %s: %w", v.Bucket, v.Key, h, err)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	unlock := n.lockKey(cur.Bucket, cur.Key)
