@@ -502,9 +502,14 @@ func TestReconstructBoundedMemory(t *testing.T) {
 		}
 		return after.TotalAlloc - before.TotalAlloc
 	}
+	// The frame buffers come from a sync.Pool, which a garbage collection
+	// between the warm-up and the measured call empties, and which the
+	// race detector drops from at random: a call may allocate its k+1
+	// frames afresh (under 2 blocks here). A frame per block would be 39
+	// more frames (about 10 blocks).
 	small, large := alloc(2), alloc(40)
-	if large > small+bs {
-		t.Errorf("rebuild allocated %d bytes for 2 blocks, %d for 40; want the same within a block (%d)", small, large, bs)
+	if slack := uint64(4 * bs); large > small+slack {
+		t.Errorf("rebuild allocated %d bytes for 2 blocks, %d for 40; want the same within %d", small, large, slack)
 	}
 }
 
