@@ -33,8 +33,8 @@ type shardReader struct {
 // reader comes up short, or whose frame is corrupt is closed and dropped
 // for good, and the next untried shard in open order (by default index
 // order: data shards first, so that no decoding is needed while they last)
-// is opened at the current block. The decoder and ReconstructShards differ only in what they do with
-// the frames.
+// is opened at the current block. The decoder and ReconstructShards differ
+// only in what they do with the frames.
 type frameReader struct {
 	c         *Codec
 	op        string // Error.Op when too few shards remain

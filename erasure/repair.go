@@ -15,10 +15,11 @@ import (
 // rebuilding a wiped node) restores shards without reading the object back.
 //
 // It reads the other shards through open as NewDecoder does: from the start,
-// k at a time, the data shards first, verifying every frame's checksum. A
-// shard that fails (its opener or reader fails, its reader comes up short,
-// or a frame is corrupt) is reported through WithShardFailure, dropped, and
-// replaced by the next untried shard at the current block. The shards in
+// k at a time, the data shards first (or as WithOpenOrder says), verifying
+// every frame's checksum. A shard that fails (its opener or reader fails,
+// its reader comes up short, or a frame is corrupt) is reported through
+// WithShardFailure, dropped, and replaced by the next untried shard at the
+// current block. The shards in
 // want are never read. Once fewer than k good sources remain it fails with
 // an *Error wrapping ErrTooFewShards and every source's cause; it fails so
 // at once, opening nothing, when want leaves fewer than k other shards.
