@@ -66,15 +66,45 @@ type handoverState struct {
 	misplaced, misplacedBytes int64
 	// Since start.
 	moved, movedBytes int64
-	moveTime          time.Duration // spent in moves that succeeded
+	// Wall time with a move under way, not the sum of the moves'
+	// durations: several run at once (handoverWorkers).
+	moveTime    time.Duration
+	moving      int       // moves under way
+	movingSince time.Time // when moving last rose from 0
+}
+
+// moveStarted and moveEnded bracket one shard move.
+func (h *handoverState) moveStarted() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.moving == 0 {
+		h.movingSince = time.Now()
+	}
+	h.moving++
+}
+
+func (h *handoverState) moveEnded(moved bool, size int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.moving--
+	if h.moving == 0 {
+		h.moveTime += time.Since(h.movingSince)
+	}
+	if moved {
+		h.moved++
+		h.movedBytes += size
+		h.misplaced--
+		h.misplacedBytes -= size
+	}
 }
 
 // RebalanceStats is the rebalance's progress on this node.
 type RebalanceStats struct {
 	Misplaced, MisplacedBytes int64 // left after the last pass
 	Moved, MovedBytes         int64 // since start
-	// MoveRate is the bytes per second of the moves so far, pauses for
-	// the rate limit included; 0 until enough has moved to tell.
+	// MoveRate is the bytes per second of the moves so far, over the time
+	// moves were under way (pauses for the rate limit and moves that
+	// failed included); 0 until enough has moved to tell.
 	MoveRate float64
 }
 
@@ -85,9 +115,13 @@ func (n *Node) RebalanceStats() RebalanceStats {
 	defer h.mu.Unlock()
 	st := RebalanceStats{Misplaced: h.misplaced, MisplacedBytes: h.misplacedBytes,
 		Moved: h.moved, MovedBytes: h.movedBytes}
+	busy := h.moveTime
+	if h.moving > 0 {
+		busy += time.Since(h.movingSince)
+	}
 	// Below a few MiB the time is mostly round trips, not a rate.
-	if h.movedBytes >= 4<<20 && h.moveTime > 0 {
-		st.MoveRate = float64(h.movedBytes) / h.moveTime.Seconds()
+	if h.movedBytes >= 4<<20 && busy > 0 {
+		st.MoveRate = float64(h.movedBytes) / busy.Seconds()
 	}
 	return st
 }
@@ -199,21 +233,13 @@ func (n *Node) rebalance(ctx context.Context) error {
 	h.mu.Lock()
 	h.misplaced, h.misplacedBytes = misplaced, misplacedBytes
 	h.mu.Unlock()
-	var (
-		errMu sync.Mutex
-		errs  errList
-	)
-	failed := func(err error) {
-		errMu.Lock()
-		errs.add(err)
-		errMu.Unlock()
-	}
+	var errs errList
 	queue := make(chan handoverWork)
 	var wg sync.WaitGroup
 	for range handoverWorkers {
 		wg.Go(func() {
 			for w := range queue {
-				n.handOver(ctx, w, failed)
+				n.handOver(ctx, w, errs.add)
 			}
 		})
 	}
@@ -248,7 +274,6 @@ func (n *Node) handOver(ctx context.Context, w handoverWork, failed func(error))
 	if ctx.Err() != nil {
 		return
 	}
-	h := &n.handover
 	versions, err := n.keyVersions(w.cur)
 	if err != nil {
 		failed(err)
@@ -256,19 +281,10 @@ func (n *Node) handOver(ctx context.Context, w handoverWork, failed func(error))
 	}
 	for _, v := range versions {
 		for _, i := range n.misplacedShards(v, w.homes) {
-			size := n.unitBytes(v)
-			start := time.Now()
-			if err := n.moveShard(ctx, v, i, string(w.homes[i]), w.homes); err != nil {
-				failed(err)
-				continue
-			}
-			h.mu.Lock()
-			h.moved++
-			h.movedBytes += size
-			h.moveTime += time.Since(start)
-			h.misplaced--
-			h.misplacedBytes -= size
-			h.mu.Unlock()
+			n.handover.moveStarted()
+			err := n.moveShard(ctx, v, i, string(w.homes[i]), w.homes)
+			n.handover.moveEnded(err == nil, n.unitBytes(v))
+			failed(err)
 		}
 	}
 	if slices.Contains(w.homes, placement.NodeID(n.cfg.ID)) {

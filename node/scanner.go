@@ -200,6 +200,7 @@ func (n *Node) ScanNow(ctx context.Context) error {
 
 // errList keeps the first few of many similar errors.
 type errList struct {
+	mu   sync.Mutex // add may be called from several goroutines
 	n    int
 	errs []error
 }
@@ -208,6 +209,8 @@ func (l *errList) add(err error) {
 	if err == nil {
 		return
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.n++
 	if len(l.errs) < 3 {
 		l.errs = append(l.errs, err)
