@@ -225,10 +225,7 @@ func readBatch(r io.Reader) ([]transport.VersionWrite, error) {
 
 // GetVersions implements transport.BatchReader.
 func (c *Client) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]transport.VersionReadResult, error) {
-	var body []byte
-	for _, k := range keys {
-		body = appendString(appendString(body, k.Bucket), k.Key)
-	}
+	body := encodeKeys(keys)
 	resp, err := c.do(ctx, "get versions", http.MethodPost, c.url(pathVersionReadBatch, nil), bytes.NewReader(body), int64(len(body)))
 	if err != nil {
 		return nil, err
@@ -253,6 +250,15 @@ func (c *Client) GetVersions(ctx context.Context, keys []metadata.ObjectKey) ([]
 		results[i].V = v
 	}
 	return results, nil
+}
+
+// encodeKeys encodes a read batch's request body, as readKeys decodes it.
+func encodeKeys(keys []metadata.ObjectKey) []byte {
+	var body []byte
+	for _, k := range keys {
+		body = appendString(appendString(body, k.Bucket), k.Key)
+	}
+	return body
 }
 
 // readKeys decodes a read batch's request body.
@@ -286,11 +292,7 @@ func readEach[T any](r io.Reader, one func(*bufio.Reader) (T, error)) ([]T, erro
 
 // HasShards implements transport.ShardProber.
 func (c *Client) HasShards(ctx context.Context, refs []transport.ShardRef) ([]bool, error) {
-	var body []byte
-	for _, ref := range refs {
-		body = appendString(appendString(appendString(body, ref.Bucket), ref.Key), ref.VersionID)
-		body = binary.AppendUvarint(body, uint64(ref.Index))
-	}
+	body := encodeRefs(refs)
 	resp, err := c.do(ctx, "probe shards", http.MethodPost, c.url(pathShardProbe, nil), bytes.NewReader(body), int64(len(body)))
 	if err != nil {
 		return nil, err
@@ -305,6 +307,16 @@ func (c *Client) HasShards(ctx context.Context, refs []transport.ShardRef) ([]bo
 		has[i] = b == 1
 	}
 	return has, nil
+}
+
+// encodeRefs encodes a shard probe's request body, as readRefs decodes it.
+func encodeRefs(refs []transport.ShardRef) []byte {
+	var body []byte
+	for _, ref := range refs {
+		body = appendString(appendString(appendString(body, ref.Bucket), ref.Key), ref.VersionID)
+		body = binary.AppendUvarint(body, uint64(ref.Index))
+	}
+	return body
 }
 
 // readRefs decodes a shard probe's request body.

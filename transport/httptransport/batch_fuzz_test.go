@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -11,23 +12,6 @@ import (
 	"cairn/metadata"
 	"cairn/transport"
 )
-
-func encodeKeys(keys []metadata.ObjectKey) []byte {
-	var b []byte
-	for _, k := range keys {
-		b = appendString(appendString(b, k.Bucket), k.Key)
-	}
-	return b
-}
-
-func encodeRefs(refs []transport.ShardRef) []byte {
-	var b []byte
-	for _, r := range refs {
-		b = appendString(appendString(appendString(b, r.Bucket), r.Key), r.VersionID)
-		b = binary.AppendUvarint(b, uint64(r.Index))
-	}
-	return b
-}
 
 // The node decodes batch request bodies from the network: any bytes give
 // either the items they encode or ErrInvalid, never a panic, and what
@@ -38,30 +22,28 @@ func FuzzBatchBodies(f *testing.F) {
 	f.Add([]byte{0x80, 0x80, 0x80})
 	f.Add(append(binary.AppendUvarint(nil, 4097), 'a'))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		keys, err := readKeys(bytes.NewReader(body))
-		switch {
-		case err != nil && !errors.Is(err, transport.ErrInvalid):
-			t.Fatalf("readKeys: %v; want ErrInvalid", err)
-		case err == nil:
-			again, err := readKeys(bytes.NewReader(encodeKeys(keys)))
-			if err != nil || !slices.Equal(again, keys) {
-				t.Fatalf("keys %q re-encoded decode as %q, %v", keys, again, err)
-			}
-		}
-		refs, err := readRefs(bytes.NewReader(body))
-		switch {
-		case err != nil && !errors.Is(err, transport.ErrInvalid):
-			t.Fatalf("readRefs: %v; want ErrInvalid", err)
-		case err == nil:
-			again, err := readRefs(bytes.NewReader(encodeRefs(refs)))
-			if err != nil || !slices.Equal(again, refs) {
-				t.Fatalf("refs %v re-encoded decode as %v, %v", refs, again, err)
-			}
-		}
+		roundTrip(t, "keys", body, readKeys, encodeKeys)
+		roundTrip(t, "refs", body, readRefs, encodeRefs)
 		if _, err := readBatch(bytes.NewReader(body)); err != nil && !errors.Is(err, transport.ErrInvalid) {
 			t.Fatalf("readBatch: %v; want ErrInvalid", err)
 		}
 	})
+}
+
+// roundTrip checks that read decodes body into items that encode back to
+// the same items, or refuses it as ErrInvalid.
+func roundTrip[T comparable](t *testing.T, what string, body []byte, read func(io.Reader) ([]T, error), encode func([]T) []byte) {
+	t.Helper()
+	items, err := read(bytes.NewReader(body))
+	switch {
+	case err != nil && !errors.Is(err, transport.ErrInvalid):
+		t.Fatalf("read %s: %v; want ErrInvalid", what, err)
+	case err == nil:
+		again, err := read(bytes.NewReader(encode(items)))
+		if err != nil || !slices.Equal(again, items) {
+			t.Fatalf("%s %v re-encoded decode as %v, %v", what, items, again, err)
+		}
+	}
 }
 
 // A key, bucket or version ID in a batch body may be 4 KiB long, not
