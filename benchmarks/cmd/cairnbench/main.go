@@ -3,6 +3,7 @@
 //
 //	cairnbench --cluster local --suite standard       # what make bench runs
 //	cairnbench --endpoint http://127.0.0.1:9000 --kind get --size 1MiB --concurrency 16 --duration 30s
+//	cairnbench --cluster local --suite datapath --versus http://127.0.0.1:9100   # side by side, alternating
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -58,6 +60,12 @@ func run() (int, error) {
 	bucket := fs.String("bucket", "cairnbench", "bucket (created if missing)")
 	unsigned := fs.Bool("unsigned-payload", false, "send UNSIGNED-PAYLOAD instead of signing the body's SHA-256")
 	opTimeout := fs.Duration("op-timeout", 60*time.Second, "timeout of one request")
+	// Side by side.
+	versus := fs.String("versus", "", "a second S3 endpoint to measure side by side with the target: each scenario runs on it, then on the target, --rounds times")
+	versusTarget := fs.String("versus-target", "", "name of the --versus server, for the report (default: the endpoint)")
+	versusAccess := fs.String("versus-access-key", "", "access key of the --versus server (default: --access-key)")
+	versusSecret := fs.String("versus-secret-key", "", "secret key of the --versus server (default: --secret-key)")
+	rounds := fs.Int("rounds", 2, "with --versus: runs of each scenario on each server, alternating")
 	// Scenario.
 	suite := fs.String("suite", "", "run a built-in scenario set instead of the one scenario the flags below describe: standard, datapath or smoke")
 	suiteDur := fs.Duration("suite-duration", 0, "duration of each suite scenario (default 20s for standard, 1s for smoke)")
@@ -149,6 +157,14 @@ func run() (int, error) {
 			scenarios[i].Faults = append(slices.Clone(scenarios[i].Faults), faults...)
 		}
 	}
+	if *versus != "" {
+		if len(faults) > 0 || *suite == "standard" {
+			return 2, errors.New("--versus compares healthy servers: no fault schedule (and not the standard suite, which has one)")
+		}
+		if *rounds < 1 {
+			return 2, fmt.Errorf("--rounds %d: want at least 1", *rounds)
+		}
+	}
 	var slowNodes []int
 	for _, sc := range scenarios {
 		for _, e := range sc.Faults {
@@ -235,6 +251,39 @@ func run() (int, error) {
 		return 1, err
 	}
 	rep.Seed = r.Seed()
+	if *versus != "" {
+		vrep := &benchmarks.Report{Tool: rep.Tool, Date: rep.Date, Commit: rep.Commit, Bucket: *bucket, Host: rep.Host,
+			Command: rep.Command, Signing: rep.Signing, Endpoint: *versus, Target: cmpOr(*versusTarget, "S3 server at "+*versus)}
+		vclient := benchmarks.NewClient(benchmarks.ClientOptions{Endpoint: *versus, Region: *region, AccessKey: cmpOr(*versusAccess, *access),
+			SecretKey: cmpOr(*versusSecret, *secret), Concurrency: maxConcurrency(scenarios), UnsignedPayload: *unsigned})
+		vcfg := cfg
+		vcfg.Client, vcfg.Seed, vcfg.Faults = vclient, r.Seed(), nil
+		vr, err := benchmarks.NewRunner(vcfg)
+		if err != nil {
+			return 2, err
+		}
+		if err := vr.EnsureBucket(ctx); err != nil {
+			return 1, fmt.Errorf("%s: %w", vrep.Target, err)
+		}
+		vrep.Seed = vr.Seed()
+		var runLines io.Writer
+		if progress != nil {
+			runLines = progress
+		}
+		side, runErr := benchmarks.CompareRuns(ctx, benchmarks.Contender{Runner: vr, Report: vrep},
+			benchmarks.Contender{Runner: r, Report: rep}, scenarios, *rounds, runLines)
+		if side == nil {
+			return 2, runErr
+		}
+		fmt.Println(side.Table())
+		if dir, summary := outputPaths(*out, rep); dir != "" {
+			if err := side.WriteFiles(dir, summary); err != nil {
+				return 1, fmt.Errorf("write results: %w", err)
+			}
+			printWritten(dir, summary)
+		}
+		return exitCode(ctx, runErr, *strict, rep, vrep)
+	}
 	var runErr error
 	for _, sc := range scenarios {
 		res, err := r.Run(ctx, sc)
@@ -253,21 +302,37 @@ func run() (int, error) {
 		if err := rep.WriteFiles(dir, summary); err != nil {
 			return 1, fmt.Errorf("write results: %w", err)
 		}
-		fmt.Fprintf(os.Stderr, "results in %s", dir)
-		if summary != "" {
-			fmt.Fprintf(os.Stderr, " and %s", summary)
-		}
-		fmt.Fprintln(os.Stderr)
+		printWritten(dir, summary)
+	}
+	return exitCode(ctx, runErr, *strict, rep)
+}
+
+func printWritten(dir, summary string) {
+	fmt.Fprintf(os.Stderr, "results in %s", dir)
+	if summary != "" {
+		fmt.Fprintf(os.Stderr, " and %s", summary)
+	}
+	fmt.Fprintln(os.Stderr)
+}
+
+// exitCode is 1 when the run failed, was interrupted or lost objects, or
+// with strict when any request failed; 0 otherwise.
+func exitCode(ctx context.Context, runErr error, strict bool, reps ...*benchmarks.Report) (int, error) {
+	var lost int
+	var failures int64
+	for _, rep := range reps {
+		lost += rep.Lost()
+		failures += rep.Failures()
 	}
 	switch {
 	case runErr != nil:
 		return 1, runErr
 	case ctx.Err() != nil:
 		return 1, errors.New("interrupted")
-	case rep.Lost() > 0:
-		return 1, fmt.Errorf("%d objects written were lost (missing, corrupt or unreadable on read-back)", rep.Lost())
-	case *strict && rep.Failures() > 0:
-		return 1, fmt.Errorf("--strict: %d failures (request errors, mismatches, lost objects)", rep.Failures())
+	case lost > 0:
+		return 1, fmt.Errorf("%d objects written were lost (missing, corrupt or unreadable on read-back)", lost)
+	case strict && failures > 0:
+		return 1, fmt.Errorf("--strict: %d failures (request errors, mismatches, lost objects)", failures)
 	}
 	return 0, nil
 }
