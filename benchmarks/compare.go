@@ -213,10 +213,7 @@ func (c *Comparison) WriteFiles(dir, summary string) error {
 		os.WriteFile(filepath.Join(dir, "comparison.md"), []byte(c.Markdown("baseline", "subject")), 0o644),
 	}
 	if summary != "" {
-		rel, err := filepath.Rel(filepath.Dir(summary), dir)
-		if err != nil {
-			rel = dir
-		}
+		rel := relTo(summary, dir)
 		errs = append(errs, os.WriteFile(summary, []byte(c.Markdown(filepath.Join(rel, "baseline"), filepath.Join(rel, "subject"))), 0o644))
 	}
 	return errors.Join(errs...)

@@ -217,14 +217,20 @@ func (rep *Report) WriteFiles(dir, summary string) error {
 	errs = append(errs, rep.WriteJSON(f), f.Close())
 	errs = append(errs, os.WriteFile(filepath.Join(dir, "results.md"), []byte(rep.Markdown("")), 0o644))
 	if summary != "" {
-		rel, err := filepath.Rel(filepath.Dir(summary), dir)
-		if err != nil {
-			rel = dir
-		}
-		errs = append(errs, os.WriteFile(summary, []byte(rep.Markdown(filepath.ToSlash(rel))), 0o644))
+		errs = append(errs, os.WriteFile(summary, []byte(rep.Markdown(filepath.ToSlash(relTo(summary, dir)))), 0o644))
 	}
 	for _, s := range rep.Scenarios {
 		errs = append(errs, WriteCharts(dir, s))
 	}
 	return errors.Join(errs...)
+}
+
+// relTo is the path of dir from the directory of the file at path, for a
+// link in that file; dir itself if there is none.
+func relTo(path, dir string) string {
+	rel, err := filepath.Rel(filepath.Dir(path), dir)
+	if err != nil {
+		return dir
+	}
+	return rel
 }
