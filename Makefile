@@ -60,10 +60,17 @@ cluster-test: build
 # Load generator (benchmarks/README.md). bench runs the standard scenarios
 # against a local cluster the tool starts (about 5 minutes) and writes
 # benchmarks/results/<date>-<commit>{/,.md}; bench-smoke runs every scenario
-# kind for a second and fails on any error or lost object.
-.PHONY: bench bench-smoke
+# kind for a second and fails on any error or lost object; bench-versus runs
+# the data-path scenarios on another S3 server and on a local cluster in
+# turn, e.g. make bench-versus VERSUS=http://127.0.0.1:9100
+# BENCHFLAGS="--versus-access-key minioadmin --versus-secret-key minioadmin".
+.PHONY: bench bench-smoke bench-versus
 bench: build
 	$(GO) run ./benchmarks/cmd/cairnbench --cluster local --bin-dir $(BIN) --suite standard $(BENCHFLAGS)
+
+bench-versus: build
+	@test -n "$(VERSUS)" || { echo "bench-versus: set VERSUS to the other server's endpoint"; exit 2; }
+	$(GO) run ./benchmarks/cmd/cairnbench --cluster local --bin-dir $(BIN) --suite datapath --versus $(VERSUS) $(BENCHFLAGS)
 
 bench-smoke: build
 	$(GO) run ./benchmarks/cmd/cairnbench --cluster local --bin-dir $(BIN) --suite smoke --strict --out "" $(BENCHFLAGS)
