@@ -10,12 +10,14 @@ import (
 	"strings"
 )
 
-// A side-by-side comparison runs each scenario against two servers in
-// turn, baseline first, for a number of rounds (B1 S1 B2 S2 ...), so that
-// each run of one is measured within a minute of a run of the other. On a
-// shared machine whose speed drifts by tens of percent over an hour, only
-// runs that close together make a ratio worth reporting; results measured
-// at different times are not compared at all.
+// A side-by-side comparison runs each scenario against two servers back
+// to back, for a number of rounds, so that each run of one is measured
+// within a minute of a run of the other: on a shared machine whose speed
+// drifts by tens of percent over an hour, only runs that close together
+// make a ratio worth reporting. The order turns every round (B1 S1, S2 B2,
+// B3 S3 ...): a run can inherit the one before it (the disk still writing
+// back its data, the other server's background work), and always going
+// second would bias one side.
 
 // Contender is one server of a comparison: the runner that measures it
 // and the report its results go into.
@@ -33,9 +35,9 @@ type Comparison struct {
 	Rounds            int
 }
 
-// CompareRuns runs every scenario rounds times on each contender,
-// alternating baseline and subject, and appends the results to their
-// reports. progress, if not nil, gets a line before each run. An error
+// CompareRuns runs every scenario rounds times on each contender, the
+// two back to back, baseline first in odd rounds and subject first in even
+// ones, and appends the results to their reports. progress, if not nil, gets a line before each run. An error
 // stops the comparison; the runs before it stay in the reports.
 func CompareRuns(ctx context.Context, baseline, subject Contender, scenarios []Scenario, rounds int, progress io.Writer) (*Comparison, error) {
 	if rounds < 1 {
@@ -55,10 +57,15 @@ func CompareRuns(ctx context.Context, baseline, subject Contender, scenarios []S
 		for round := 1; round <= rounds; round++ {
 			run := sc
 			run.Name = roundName(sc.Name, round)
-			for _, who := range []struct {
+			type side struct {
 				c    Contender
 				role string
-			}{{baseline, "baseline"}, {subject, "subject"}} {
+			}
+			order := []side{{baseline, "baseline"}, {subject, "subject"}}
+			if round%2 == 0 {
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, who := range order {
 				if progress != nil {
 					fmt.Fprintf(progress, "%s, round %d of %d: %s (%s)\n", sc.Name, round, rounds, who.c.Report.Target, who.role)
 				}
@@ -80,27 +87,19 @@ func roundName(scenario string, round int) string {
 	return fmt.Sprintf("%s-r%d", scenario, round)
 }
 
-// RatioRange is the lowest and highest of subject/baseline over every
-// pair of neighbouring runs in the order they ran (b[0] s[0] b[1] s[1]
-// ...): each subject run against the baseline run just before it and the
-// one just after it. ok is false when there is no pair, or a baseline rate
-// is zero.
+// RatioRange is the lowest and highest of subject/baseline over rounds,
+// each round's subject run against its baseline run, the two made back to
+// back. ok is false when no round has both, or a baseline rate is zero.
 func RatioRange(baseline, subject []float64) (lo, hi float64, ok bool) {
-	for i, s := range subject {
-		// Run s[i] came after b[i] and before b[i+1].
-		for _, j := range []int{i, i + 1} {
-			if j >= len(baseline) {
-				continue
-			}
-			if baseline[j] == 0 {
-				return 0, 0, false
-			}
-			r := s / baseline[j]
-			if !ok {
-				lo, hi, ok = r, r, true
-			}
-			lo, hi = min(lo, r), max(hi, r)
+	for i := range min(len(baseline), len(subject)) {
+		if baseline[i] == 0 {
+			return 0, 0, false
 		}
+		r := subject[i] / baseline[i]
+		if !ok {
+			lo, hi, ok = r, r, true
+		}
+		lo, hi = min(lo, r), max(hi, r)
 	}
 	return lo, hi, ok
 }
@@ -194,10 +193,9 @@ func (c *Comparison) Markdown(baselineDir, subjectDir string) string {
 	if s.Command != "" {
 		fmt.Fprintf(&b, "- command: `%s`\n", s.Command)
 	}
-	fmt.Fprintf(&b, "- %s; each scenario %d times on each, alternating baseline and subject\n", s.Signing, c.Rounds)
-	b.WriteString("\nRates are in the order the runs were made. The ratio is the lowest and highest " +
-		"of subject / baseline over neighbouring runs: each subject run against the baseline run " +
-		"before it and the one after it.\n\n")
+	fmt.Fprintf(&b, "- %s; each scenario %d times on each, the two back to back, baseline first in odd rounds and subject first in even ones\n", s.Signing, c.Rounds)
+	b.WriteString("\nRates are by round. The ratio is the lowest and highest of subject / baseline " +
+		"over rounds, each round's two runs made back to back.\n\n")
 	b.WriteString(c.Table())
 	return b.String()
 }

@@ -3,7 +3,7 @@
 //
 //	cairnbench --cluster local --suite standard       # what make bench runs
 //	cairnbench --endpoint http://127.0.0.1:9000 --kind get --size 1MiB --concurrency 16 --duration 30s
-//	cairnbench --cluster local --suite datapath --versus http://127.0.0.1:9100   # side by side, alternating
+//	cairnbench --cluster local --suite datapath --versus http://127.0.0.1:9100   # side by side
 package main
 
 import (
@@ -61,11 +61,11 @@ func run() (int, error) {
 	unsigned := fs.Bool("unsigned-payload", false, "send UNSIGNED-PAYLOAD instead of signing the body's SHA-256")
 	opTimeout := fs.Duration("op-timeout", 60*time.Second, "timeout of one request")
 	// Side by side.
-	versus := fs.String("versus", "", "a second S3 endpoint to measure side by side with the target: each scenario runs on it, then on the target, --rounds times")
+	versus := fs.String("versus", "", "a second S3 endpoint to measure side by side with the target: each scenario runs on both, back to back, --rounds times")
 	versusTarget := fs.String("versus-target", "", "name of the --versus server, for the report (default: the endpoint)")
 	versusAccess := fs.String("versus-access-key", "", "access key of the --versus server (default: --access-key)")
 	versusSecret := fs.String("versus-secret-key", "", "secret key of the --versus server (default: --secret-key)")
-	rounds := fs.Int("rounds", 2, "with --versus: runs of each scenario on each server, alternating")
+	rounds := fs.Int("rounds", 2, "with --versus: runs of each scenario on each server, back to back, the order turning every round")
 	// Scenario.
 	suite := fs.String("suite", "", "run a built-in scenario set instead of the one scenario the flags below describe: standard, datapath or smoke")
 	suiteDur := fs.Duration("suite-duration", 0, "duration of each suite scenario (default 20s for standard, 1s for smoke)")
