@@ -152,6 +152,28 @@ func (c *Comparison) Table() string {
 	return b.String()
 }
 
+// LatencyTable is the comparison's latencies in markdown: per scenario
+// and round, p50 and p99 of every request on each side.
+func (c *Comparison) LatencyTable() string {
+	var b strings.Builder
+	b.WriteString("| scenario | round | baseline p50 / p99 | subject p50 / p99 |\n|---|--:|--:|--:|\n")
+	for _, sc := range c.Scenarios {
+		base, subj := runsOf(c.Baseline, sc.Name, c.Rounds), runsOf(c.Subject, sc.Name, c.Rounds)
+		for i := range max(len(base), len(subj)) {
+			fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", sc.Name, i+1, latencies(base, i), latencies(subj, i))
+		}
+	}
+	return b.String()
+}
+
+func latencies(runs []*ScenarioResult, i int) string {
+	if i >= len(runs) {
+		return "—"
+	}
+	l := runs[i].Total.Latency
+	return fmtLatency(l.P50) + " / " + fmtLatency(l.P99)
+}
+
 // runRates returns the runs' rates and how the table shows them.
 func runRates(runs []*ScenarioResult) ([]float64, string) {
 	if len(runs) == 0 {
@@ -197,6 +219,8 @@ func (c *Comparison) Markdown(baselineDir, subjectDir string) string {
 	b.WriteString("\nRates are by round. The ratio is the lowest and highest of subject / baseline " +
 		"over rounds, each round's two runs made back to back.\n\n")
 	b.WriteString(c.Table())
+	b.WriteString("\nLatencies of successful requests (a GET's includes reading the whole body):\n\n")
+	b.WriteString(c.LatencyTable())
 	return b.String()
 }
 

@@ -106,6 +106,16 @@ func TestCompareRuns(t *testing.T) {
 		}
 	}
 
+	lat := cmp.LatencyTable()
+	for _, row := range []string{"| put | 1 | ", "| put | 2 | ", "| get-64KiB-c2 | 1 | ", "| get-64KiB-c2 | 2 | "} {
+		if !strings.Contains(lat, row) {
+			t.Errorf("latency table lacks a row starting %q:\n%s", row, lat)
+		}
+	}
+	if strings.Contains(lat, "—") || strings.Contains(lat, "–") {
+		t.Errorf("latency table has a run without latencies:\n%s", lat)
+	}
+
 	dir := t.TempDir()
 	summary := filepath.Join(dir, "summary.md")
 	if err := cmp.WriteFiles(filepath.Join(dir, "out"), summary); err != nil {
@@ -120,7 +130,7 @@ func TestCompareRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(md), "](out/baseline)") || !strings.Contains(string(md), table) {
+	if !strings.Contains(string(md), "](out/baseline)") || !strings.Contains(string(md), table) || !strings.Contains(string(md), lat) {
 		t.Errorf("summary does not link into the results or lacks the table:\n%s", md)
 	}
 }
