@@ -231,17 +231,14 @@ func run() (int, error) {
 
 	client := benchmarks.NewClient(benchmarks.ClientOptions{Endpoint: *endpoint, Region: *region, AccessKey: *access,
 		SecretKey: *secret, Concurrency: maxConcurrency(scenarios), UnsignedPayload: *unsigned})
-	var progress *os.File
+	var progress io.Writer // nil: none
 	if !*quiet {
 		progress = os.Stderr
 	}
 	cfg := benchmarks.Config{Client: client, Bucket: *bucket, Seed: *seed, OpTimeout: *opTimeout,
-		Faults: faultTarget, SkipReadBack: *noReadBack, Logger: log, RedundancyTimeout: *redundancyTimeout}
+		Faults: faultTarget, SkipReadBack: *noReadBack, Logger: log, RedundancyTimeout: *redundancyTimeout, Progress: progress}
 	if *redundancyTimeout <= 0 {
 		cfg.RedundancyTimeout = -1 // the library's zero is its default
-	}
-	if progress != nil {
-		cfg.Progress = progress
 	}
 	r, err := benchmarks.NewRunner(cfg)
 	if err != nil {
@@ -252,8 +249,8 @@ func run() (int, error) {
 	}
 	rep.Seed = r.Seed()
 	if *versus != "" {
-		vrep := &benchmarks.Report{Tool: rep.Tool, Date: rep.Date, Commit: rep.Commit, Bucket: *bucket, Host: rep.Host,
-			Command: rep.Command, Signing: rep.Signing, Endpoint: *versus, Target: cmpOr(*versusTarget, "S3 server at "+*versus)}
+		vrep := *rep // the same run, on the other server
+		vrep.Endpoint, vrep.Target = *versus, cmpOr(*versusTarget, "S3 server at "+*versus)
 		vclient := benchmarks.NewClient(benchmarks.ClientOptions{Endpoint: *versus, Region: *region, AccessKey: cmpOr(*versusAccess, *access),
 			SecretKey: cmpOr(*versusSecret, *secret), Concurrency: maxConcurrency(scenarios), UnsignedPayload: *unsigned})
 		vcfg := cfg
@@ -265,13 +262,8 @@ func run() (int, error) {
 		if err := vr.EnsureBucket(ctx); err != nil {
 			return 1, fmt.Errorf("%s: %w", vrep.Target, err)
 		}
-		vrep.Seed = vr.Seed()
-		var runLines io.Writer
-		if progress != nil {
-			runLines = progress
-		}
-		side, runErr := benchmarks.CompareRuns(ctx, benchmarks.Contender{Runner: vr, Report: vrep},
-			benchmarks.Contender{Runner: r, Report: rep}, scenarios, *rounds, runLines)
+		side, runErr := benchmarks.CompareRuns(ctx, benchmarks.Contender{Runner: vr, Report: &vrep},
+			benchmarks.Contender{Runner: r, Report: rep}, scenarios, *rounds, progress)
 		if side == nil {
 			return 2, runErr
 		}
@@ -282,7 +274,7 @@ func run() (int, error) {
 			}
 			printWritten(dir, summary)
 		}
-		return exitCode(ctx, runErr, *strict, rep, vrep)
+		return exitCode(ctx, runErr, *strict, rep, &vrep)
 	}
 	var runErr error
 	for _, sc := range scenarios {
