@@ -86,6 +86,11 @@ type Membership struct {
 	closed atomic.Bool
 	once   sync.Once
 	wg     sync.WaitGroup
+
+	// updateMu serialises UpdateNode: memberlist reads its own node's
+	// address outside its lock while a concurrent UpdateNode rewrites it
+	// under the lock, a data race the race detector found in CI.
+	updateMu sync.Mutex
 }
 
 // New validates cfg and starts listening for gossip. It does not contact
@@ -334,7 +339,7 @@ func (m *Membership) leave() {
 		m.d.meta.Store(&b)
 		// Waits until the flag has been gossiped, so it reaches peers
 		// before the leave message does.
-		err = m.ml.UpdateNode(m.cfg.leaveTimeout())
+		err = m.updateNode(m.cfg.leaveTimeout())
 	}
 	if err != nil {
 		m.log.Warn("leaving flag not confirmed", "err", err)
@@ -343,6 +348,14 @@ func (m *Membership) leave() {
 	if err := m.ml.Leave(m.cfg.leaveTimeout()); err != nil {
 		m.log.Warn("leave not confirmed", "err", err)
 	}
+}
+
+// updateNode has memberlist gossip this member's current meta data; see
+// updateMu for why calls take turns.
+func (m *Membership) updateNode(timeout time.Duration) error {
+	m.updateMu.Lock()
+	defer m.updateMu.Unlock()
+	return m.ml.UpdateNode(timeout)
 }
 
 // observe records what memberlist says about n. It runs on memberlist's

@@ -71,7 +71,7 @@ func (m *Membership) SetState(epoch uint64, doc []byte) {
 // runs here).
 func (m *Membership) gossipEpoch(epoch uint64) {
 	for attempt := 0; attempt < 20 && !m.closed.Load(); attempt++ {
-		if err := m.ml.UpdateNode(time.Second); err != nil && !m.closed.Load() {
+		if err := m.updateNode(time.Second); err != nil && !m.closed.Load() {
 			m.log.Debug("epoch gossip not confirmed", "err", err)
 		}
 		if self, ok := m.Member(m.cfg.ID); !ok || self.StateEpoch >= epoch || m.StateEpoch() != epoch {

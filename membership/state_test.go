@@ -43,19 +43,26 @@ func (a *adopter) get() string {
 	return a.doc
 }
 
-func TestSharedStateSpreads(t *testing.T) {
-	t.Parallel()
-	var ads [3]*adopter
-	var ms [3]*Membership
+// startAdopters starts n members named prefix0…, each adopting what it is
+// offered.
+func startAdopters(t *testing.T, prefix string, n int) ([]*adopter, []*Membership) {
+	ads := make([]*adopter, n)
+	ms := make([]*Membership, n)
 	for i := range ms {
 		ads[i] = &adopter{}
-		cfg := testConfig(t, "m"+strconv.Itoa(i), RoleNode)
+		cfg := testConfig(t, prefix+strconv.Itoa(i), RoleNode)
 		cfg.OnState = ads[i].offer
 		ms[i] = start(t, cfg)
 		ads[i].mu.Lock()
 		ads[i].m = ms[i]
 		ads[i].mu.Unlock()
 	}
+	return ads, ms
+}
+
+func TestSharedStateSpreads(t *testing.T) {
+	t.Parallel()
+	ads, ms := startAdopters(t, "m", 3)
 	// m0 holds a document before anyone joins: the join's push-pull brings it.
 	ms[0].SetState(1, []byte("1:first"))
 	join(t, ms[1], ms[0].LocalGossipAddr())
@@ -98,4 +105,30 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Logf("%s took %v: longer than a push-pull interval", what, d)
 	}
+}
+
+// Documents set from several goroutines at once, as the gateway's and the
+// node's layout watchers can, each gossip their epoch with UpdateNode;
+// memberlist does not allow those calls to overlap (run with -race), and
+// the newest document must still win everywhere.
+func TestConcurrentSetStateSpreadsNewest(t *testing.T) {
+	t.Parallel()
+	ads, ms := startAdopters(t, "c", 2)
+	join(t, ms[1], ms[0].LocalGossipAddr())
+	const writers, epochs = 4, 8
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for e := w + 1; e <= writers*epochs; e += writers {
+				ms[0].SetState(uint64(e), []byte(strconv.Itoa(e)+":doc"))
+			}
+		})
+	}
+	wg.Wait()
+	newest := strconv.Itoa(writers*epochs) + ":doc"
+	waitFor(t, func() bool { return ads[1].get() == newest }, "c1 gets the newest document")
+	waitFor(t, func() bool {
+		self, ok := ms[1].Member("c0")
+		return ok && self.StateEpoch == writers*epochs
+	}, "c0 gossips the newest epoch")
 }
