@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -125,7 +126,9 @@ func readExtentHeader(r io.ReaderAt, off int64) (extentHeader, error) {
 		size:    int64(binary.BigEndian.Uint64(b[8:])),
 		written: int64(binary.BigEndian.Uint64(b[16:])),
 	}
-	if h.size < 0 {
+	// No write of ours ends past the largest offset; such a size would
+	// carry the walk to a negative one.
+	if h.size < 0 || h.size > math.MaxInt64-off-h.len()-extentTrailerLen {
 		return extentHeader{}, errNoExtent
 	}
 	return h, nil
@@ -204,38 +207,45 @@ func (s *segmentStore) recover() (RecoveryStats, error) {
 }
 
 func (s *segmentStore) recoverSegment(seg *segment, st *RecoveryStats) error {
-	for off := int64(segFileHeaderLen); off < seg.size; {
-		h, err := readExtentHeader(seg.f, off)
+	return walkExtents(seg.f, seg.size, func(off int64, h extentHeader) error {
+		cur, err := s.lookup(h.key)
+		switch {
+		case err == nil && cur.written >= h.written:
+			// Indexed, or superseded by a later write of the same shard.
+			st.Extents++
+			return nil
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return err
+		}
+		ok, err := extentComplete(seg.f, off, h)
+		if err != nil || !ok {
+			return err
+		}
+		st.Extents++
+		loc := location{seq: seg.seq, off: off + h.len(), size: h.size, written: h.written}
+		if err := s.db.Set(h.key, loc.encode(), pebble.NoSync); err != nil {
+			return err
+		}
+		st.Indexed++
+		return nil
+	})
+}
+
+// walkExtents calls fn with each extent header of the framed segment r,
+// whose first size bytes were written, up to the first torn header.
+func walkExtents(r io.ReaderAt, size int64, fn func(off int64, h extentHeader) error) error {
+	for off := int64(segFileHeaderLen); off < size; {
+		h, err := readExtentHeader(r, off)
 		if errors.Is(err, errNoExtent) {
 			return nil // nothing after a torn header was acknowledged
 		}
 		if err != nil {
 			return err
 		}
-		next := off + h.span()
-		cur, err := s.lookup(h.key)
-		switch {
-		case err == nil && cur.written >= h.written:
-			// Indexed, or superseded by a later write of the same shard.
-			st.Extents++
-			off = next
-			continue
-		case err != nil && !errors.Is(err, fs.ErrNotExist):
+		if err := fn(off, h); err != nil {
 			return err
 		}
-		ok, err := extentComplete(seg.f, off, h)
-		if err != nil {
-			return err
-		}
-		if ok {
-			st.Extents++
-			loc := location{seq: seg.seq, off: off + h.len(), size: h.size, written: h.written}
-			if err := s.db.Set(h.key, loc.encode(), pebble.NoSync); err != nil {
-				return err
-			}
-			st.Indexed++
-		}
-		off = next
+		off += h.span()
 	}
 	return nil
 }
