@@ -250,3 +250,26 @@ func TestParseVersionIDErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseVersionID feeds arbitrary versionId query values: an accepted
+// one names exactly one HLC, so writing it back gives the same text.
+func FuzzParseVersionID(f *testing.F) {
+	f.Add(NewVersionID(HLC(1<<40|7), "n3"))
+	f.Add("ffffffffffffffff")
+	f.Add("null")
+	f.Fuzz(func(t *testing.T, id string) {
+		h, err := ParseVersionID(id)
+		if err != nil {
+			if !errors.Is(err, ErrBadVersionID) {
+				t.Fatalf("ParseVersionID(%q) = %v; want ErrBadVersionID", id, err)
+			}
+			return
+		}
+		if h == 0 {
+			t.Fatalf("ParseVersionID(%q) accepted the zero HLC", id)
+		}
+		if back := NewVersionID(h, id[versionIDHexLen:]); back != id {
+			t.Fatalf("ParseVersionID(%q) = %v, which writes back as %q", id, h, back)
+		}
+	})
+}

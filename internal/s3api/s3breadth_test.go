@@ -1,11 +1,13 @@
 package s3api
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestPreconditionsEvaluate(t *testing.T) {
@@ -183,4 +185,35 @@ func httptestRequest(method, u string) *http.Request {
 		return nil
 	}
 	return r
+}
+
+// FuzzParseTaggingHeader feeds arbitrary x-amz-tagging values: what is
+// accepted obeys S3's tag limits and encodes back to the same tags.
+func FuzzParseTaggingHeader(f *testing.F) {
+	f.Add("a=1&b=" + url.QueryEscape("x y"))
+	f.Add("a=1&a=2")
+	f.Add("=v&k=%zz")
+	f.Fuzz(func(t *testing.T, h string) {
+		m, err := ParseTaggingHeader(h)
+		if err != nil {
+			if c := codeOf(err); c != InvalidTag && c != InvalidArgument {
+				t.Fatalf("ParseTaggingHeader(%q) = %v; want InvalidTag or InvalidArgument", h, err)
+			}
+			return
+		}
+		if len(m) > MaxTags {
+			t.Fatalf("ParseTaggingHeader(%q) accepted %d tags", h, len(m))
+		}
+		q := url.Values{}
+		for k, v := range m {
+			if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) ||
+				utf8.RuneCountInString(k) > MaxTagKeyLen || utf8.RuneCountInString(v) > MaxTagValueLen {
+				t.Fatalf("ParseTaggingHeader(%q) accepted tag %q=%q", h, k, v)
+			}
+			q.Set(k, v)
+		}
+		if again, err := ParseTaggingHeader(q.Encode()); err != nil || !maps.Equal(again, m) {
+			t.Fatalf("ParseTaggingHeader(%q) = %v, which encodes back as %q = %v, %v", h, m, q.Encode(), again, err)
+		}
+	})
 }
