@@ -1,8 +1,9 @@
 package gateway
 
 import (
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -163,7 +164,7 @@ func lifecycleToXML(l *metadata.Lifecycle) *s3api.LifecycleConfiguration {
 			}
 		default:
 			and := &s3api.LifecycleAnd{Prefix: r.Prefix}
-			for _, k := range sortedKeys(r.Tags) {
+			for _, k := range slices.Sorted(maps.Keys(r.Tags)) {
 				and.Tags = append(and.Tags, s3api.Tag{Key: k, Value: r.Tags[k]})
 			}
 			x.Filter.And = and
@@ -188,13 +189,4 @@ func lifecycleToXML(l *metadata.Lifecycle) *s3api.LifecycleConfiguration {
 		out.Rules = append(out.Rules, x)
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

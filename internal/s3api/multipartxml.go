@@ -3,6 +3,7 @@ package s3api
 import (
 	"encoding/xml"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -239,11 +240,7 @@ func TagSet(m map[string]string) []Tag {
 	for k, v := range m {
 		out = append(out, Tag{Key: k, Value: v})
 	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Key < out[j-1].Key; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortFunc(out, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 
