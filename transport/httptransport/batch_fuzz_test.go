@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -63,4 +64,55 @@ func TestReadStringBound(t *testing.T) {
 			t.Errorf("key of %d bytes decoded as %d keys, first of %d bytes", tc.n, len(keys), len(keys[0].Key))
 		}
 	}
+}
+
+// The other binary bodies nodes and gateways exchange: any bytes decode or
+// are refused with the transport's error for them, and what decodes
+// encodes back to the same thing.
+func FuzzExchangeBodies(f *testing.F) {
+	f.Add(encodeDigests(map[int]transport.PGDigest{3: {Records: 7, Sum: [32]byte{1}}, 200: {Records: 1}}))
+	_, pgs := pgRecordsQuery(transport.PGRecordsRequest{PGs: []int{0, 5, 1 << 20}})
+	f.Add(pgs)
+	f.Add(encodeTags(map[string]string{"k": "v", "empty": ""}))
+	page, err := encodePGRecords(&transport.PGRecordsPage{Truncated: true, Records: []*metadata.Version{{Bucket: "b", Key: "k", Size: 3}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(page)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if ds, err := decodeDigests(body); err != nil {
+			if !errors.Is(err, transport.ErrCorrupt) {
+				t.Fatalf("decodeDigests: %v; want ErrCorrupt", err)
+			}
+		} else if again, err := decodeDigests(encodeDigests(ds)); err != nil || !maps.Equal(again, ds) {
+			t.Fatalf("digests %v re-encoded decode as %v, %v", ds, again, err)
+		}
+
+		q, _ := pgRecordsQuery(transport.PGRecordsRequest{PGCount: 256, Limit: 100})
+		if req, err := parsePGRecordsRequest(q, body); err != nil {
+			if !errors.Is(err, transport.ErrInvalid) {
+				t.Fatalf("parsePGRecordsRequest: %v; want ErrInvalid", err)
+			}
+		} else {
+			q2, body2 := pgRecordsQuery(req)
+			if again, err := parsePGRecordsRequest(q2, body2); err != nil || !slices.Equal(again.PGs, req.PGs) {
+				t.Fatalf("PGs %v re-encoded decode as %v, %v", req.PGs, again.PGs, err)
+			}
+		}
+
+		if tags, err := decodeTags(body); err != nil {
+			if !errors.Is(err, transport.ErrInvalid) {
+				t.Fatalf("decodeTags: %v; want ErrInvalid", err)
+			}
+		} else if again, err := decodeTags(encodeTags(tags)); err != nil || !maps.Equal(again, tags) {
+			t.Fatalf("tags %v re-encoded decode as %v, %v", tags, again, err)
+		}
+
+		if _, err := decodePGRecords(body); err != nil && !errors.Is(err, transport.ErrCorrupt) {
+			t.Fatalf("decodePGRecords: %v; want ErrCorrupt", err)
+		}
+		if _, err := decodeBuckets(body); err != nil && !errors.Is(err, transport.ErrCorrupt) {
+			t.Fatalf("decodeBuckets: %v; want ErrCorrupt", err)
+		}
+	})
 }
