@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X cairn/internal/cli.version=$(VERSION) -X cairn/internal/cli.commit=$(COMMIT)
 
-.PHONY: all build run test test-short race vet fmt bench-erasure clean images cluster-test
+.PHONY: all build run test test-short race vet fmt fuzz bench-erasure clean images cluster-test
 
 all: build
 
@@ -38,6 +38,17 @@ vet:
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Every fuzz target in turn for FUZZTIME each (`make test` runs only their
+# seeds); what a target finds is saved under its package's testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 bench-erasure:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./erasure/
