@@ -25,6 +25,8 @@ func toS3Error(err error) *s3api.Error {
 		// this gateway's clock runs fast (node/tombstones.go).
 		return &s3api.Error{Code: s3api.RequestTimeTooSkewed, Err: err,
 			Message: "The gateway's clock is too far ahead of the storage nodes' clocks; the write was refused."}
+	case errors.As(err, &qerr) && onlyNoSpace(qerr.Errs):
+		return &s3api.Error{Code: s3api.InsufficientStorage, Err: err}
 	case errors.As(err, &qerr), errors.Is(err, errUnavailable), errors.Is(err, erasure.ErrTooFewShards):
 		return &s3api.Error{Code: s3api.ServiceUnavailable, Err: err}
 	case errors.Is(err, context.DeadlineExceeded):
@@ -35,4 +37,17 @@ func toS3Error(err error) *s3api.Error {
 	default:
 		return &s3api.Error{Code: s3api.InternalError, Err: err}
 	}
+}
+
+// onlyNoSpace reports whether errs, the failures of a write that fell
+// short, are all refusals for want of disk space: then retrying will not
+// help until room is made. Mixed failures stay unavailability (nodes that
+// are down may come back).
+func onlyNoSpace(errs []error) bool {
+	for _, e := range errs {
+		if !errors.Is(e, transport.ErrNoSpace) {
+			return false
+		}
+	}
+	return len(errs) > 0
 }

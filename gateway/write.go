@@ -229,13 +229,16 @@ func (g *Gateway) writeShards(ctx context.Context, v *metadata.Version, body io.
 		for _, pw := range pipes {
 			pw.CloseWithError(err)
 		}
+		var shardErrs []error
 		for range n {
-			<-results
+			if r := <-results; r.err != nil {
+				shardErrs = append(shardErrs, r.err)
+			}
 		}
 		cancel()
 		g.discardShards(v)
 		if errors.Is(err, erasure.ErrTooFewShards) {
-			return d, err // the nodes failed, not the body
+			return d, noRoomError(err, shardErrs) // the nodes failed, not the body
 		}
 		return d, bodyError(err)
 	}
@@ -244,12 +247,14 @@ func (g *Gateway) writeShards(ctx context.Context, v *metadata.Version, body io.
 	}
 	stored := make([]string, n) // node holding shard i, "" if none
 	got, answered := 0, 0
+	var shardErrs []error
 	collect := func(r shardResult) {
 		answered++
 		if r.err == nil {
 			stored[r.index] = r.node
 			got++
 		} else {
+			shardErrs = append(shardErrs, r.err)
 			g.log.Info("shard write failed", "bucket", v.Bucket, "key", v.Key, "shard", r.index, "err", r.err)
 		}
 	}
@@ -330,9 +335,19 @@ wait:
 		v.Hints = hints
 	}
 	if d.total < g.params.ShardWrite {
-		return d, &quorum.Error{Op: "write shards " + v.Bucket + "/" + v.Key, Need: g.params.ShardWrite, Got: d.total, Total: n, Errs: errs}
+		return d, noRoomError(&quorum.Error{Op: "write shards " + v.Bucket + "/" + v.Key, Need: g.params.ShardWrite, Got: d.total, Total: n, Errs: errs}, shardErrs)
 	}
 	return d, nil
+}
+
+// noRoomError is err, a write of shards that fell short, as
+// InsufficientStorage when the shards failed only for want of disk space
+// (onlyNoSpace).
+func noRoomError(err error, shardErrs []error) error {
+	if !onlyNoSpace(shardErrs) {
+		return err
+	}
+	return &s3api.Error{Code: s3api.InsufficientStorage, Err: err}
 }
 
 // rebuildLost regenerates the shards missing from stored out of the stored

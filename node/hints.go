@@ -225,6 +225,9 @@ func (n *Node) PutVersionHint(ctx context.Context, home string, v *metadata.Vers
 	if home == "" || home == n.cfg.ID || v.Bucket == "" || v.VersionID == "" {
 		return fmt.Errorf("version hint %s/%s for %q: %w", v.Bucket, v.Key, home, transport.ErrInvalid)
 	}
+	if err := n.roomForInline(v); err != nil {
+		return err
+	}
 	if err := n.checkRecordSkew(v); err != nil {
 		return err
 	}

@@ -99,6 +99,13 @@ type Config struct {
 	// DefaultOrphanGrace.
 	OrphanGrace time.Duration
 
+	// MinFreeBytes is the disk space the node keeps free: it refuses shard
+	// data (transport.ErrNoSpace) that would leave less, so gateways place
+	// it elsewhere while the node still takes records, deletes and
+	// compaction. Zero is a twentieth of the disk, at most
+	// DefaultMaxMinFree; negative turns the check off.
+	MinFreeBytes int64
+
 	// MaxClockSkew bounds how far ahead of Now a record's HLC may be:
 	// PutVersion, PutVersionHint and PutBucket refuse records stamped
 	// further ahead (transport.ErrClockSkew), so a writer whose clock runs
@@ -262,7 +269,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: open metadata store: %w", err)
 	}
-	shards, err := openShardStore(cfg.FS, cfg.Dir, db, cfg.Now, cfg.SegmentSize)
+	shards, err := openShardStore(cfg.FS, cfg.Dir, db, cfg.Now, cfg.SegmentSize, cfg.MinFreeBytes)
 	if err != nil {
 		db.Close()
 		return nil, err

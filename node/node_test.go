@@ -326,3 +326,55 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Errorf("GetVersion after reopen = %v, %v; want v1", v, err)
 	}
 }
+
+// A node whose disk is down to the space it keeps free refuses object data,
+// shards and inline records, as itself or as a hint, with ErrNoSpace and
+// keeps nothing of it; records without data, delete markers among them,
+// still go in, so deletes work on a full node.
+// The disk here is the real one: a reserve larger than any disk makes it
+// full.
+func TestFullDiskRefusesShardsNotRecords(t *testing.T) {
+	t.Parallel()
+	n, dir := openTestNodeWith(t, Config{MinFreeBytes: 1 << 62})
+	ctx := t.Context()
+	ref := transport.ShardRef{Bucket: "b", Key: "k", VersionID: "v1", Index: 0}
+	if err := n.PutShard(ctx, ref, strings.NewReader("data"), 4); !errors.Is(err, transport.ErrNoSpace) {
+		t.Fatalf("PutShard on a full disk = %v; want ErrNoSpace", err)
+	}
+	if err := n.PutShardHint(ctx, "n2", ref, strings.NewReader("data"), 4); !errors.Is(err, transport.ErrNoSpace) {
+		t.Fatalf("PutShardHint on a full disk = %v; want ErrNoSpace", err)
+	}
+	if stored, err := n.StoredShards(ctx); err != nil || len(stored) != 0 {
+		t.Errorf("StoredShards after refused puts = %v, %v; want none", stored, err)
+	}
+	if st := n.HintStats()["n2"]; st.Count != 0 || st.Bytes != 0 {
+		t.Errorf("HintStats after a refused hint = %+v; want none", st)
+	}
+	inline := version("k", "v1", 10)
+	inline.Inline = []byte("object data carried in the record")
+	if err := n.PutVersion(ctx, inline); !errors.Is(err, transport.ErrNoSpace) {
+		t.Fatalf("PutVersion(inline object) on a full disk = %v; want ErrNoSpace", err)
+	}
+	if err := n.PutVersionHint(ctx, "n2", inline); !errors.Is(err, transport.ErrNoSpace) {
+		t.Fatalf("PutVersionHint(inline object) on a full disk = %v; want ErrNoSpace", err)
+	}
+	marker := version("k", "v2", 20)
+	marker.Deleted, marker.Size, marker.EC, marker.Shards = true, 0, metadata.ErasureInfo{}, nil
+	if err := n.PutVersion(ctx, marker); err != nil {
+		t.Fatalf("PutVersion(delete marker) on a full disk = %v", err)
+	}
+	if got, err := n.GetVersion(ctx, metadata.ObjectKey{Bucket: "b", Key: "k"}); err != nil || !got.Deleted {
+		t.Errorf("GetVersion = %+v, %v; want the delete marker", got, err)
+	}
+
+	// With the check off (or room made), the same node takes shards again.
+	n.Close()
+	again, err := Open(Config{ID: "n1", Dir: dir, MinFreeBytes: -1})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer again.Close()
+	if err := again.PutShard(ctx, ref, strings.NewReader("data"), 4); err != nil {
+		t.Fatalf("PutShard with the check off = %v", err)
+	}
+}

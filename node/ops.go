@@ -279,7 +279,24 @@ func (n *Node) admitRecord(ctx context.Context, v *metadata.Version) error {
 	if v.Bucket == "" || v.VersionID == "" || v.HLC == 0 {
 		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, transport.ErrInvalid)
 	}
+	if err := n.roomForInline(v); err != nil {
+		return err
+	}
 	return n.checkRecordSkew(v)
+}
+
+// roomForInline refuses a record that carries object data (an inline
+// object's fragment) when the disk is down to its reserve, as a shard
+// would be: small objects must not fill what the reserve keeps for
+// records without data, deletes among them.
+func (n *Node) roomForInline(v *metadata.Version) error {
+	if len(v.Inline) == 0 {
+		return nil
+	}
+	if err := n.shards.roomFor(int64(len(v.Inline))); err != nil {
+		return fmt.Errorf("put version %s/%s: %w", v.Bucket, v.Key, err)
+	}
+	return nil
 }
 
 // retire schedules the removal of the shard files of a version that lost

@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/minio/sha256-simd"
 
+	"cairn/internal/metrics"
 	"cairn/transport"
 	"cairn/vfs"
 )
@@ -25,14 +26,22 @@ import (
 // (segments.go).
 type shardStore struct {
 	segs *segmentStore
+	// space reports the usage of the disk the shards are on; minFree is
+	// Config.MinFreeBytes.
+	space   func() (metrics.Disk, error)
+	minFree int64
+
+	spaceMu sync.Mutex
+	disk    metrics.Disk // the last reading, less what was admitted since
+	spaceAt time.Time
 }
 
-func openShardStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Time, segmentSize int64) (*shardStore, error) {
+func openShardStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Time, segmentSize, minFree int64) (*shardStore, error) {
 	segs, err := openSegmentStore(fsys, dir, db, now, segmentSize)
 	if err != nil {
 		return nil, err
 	}
-	s := &shardStore{segs: segs}
+	s := &shardStore{segs: segs, minFree: minFree, space: func() (metrics.Disk, error) { return metrics.StatDisk(dir) }}
 	if err := s.importFiles(fsys, dir); err != nil {
 		segs.close()
 		return nil, err
@@ -41,6 +50,45 @@ func openShardStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Time
 }
 
 func (s *shardStore) close() error { return s.segs.close() }
+
+// DefaultMaxMinFree caps the default of Config.MinFreeBytes, which is
+// otherwise a twentieth of the disk.
+const DefaultMaxMinFree = 1 << 30
+
+// roomFor refuses size more bytes of shard data when they would leave less
+// than the reserve free. The reserve is what the metadata store needs to
+// keep taking records (deletes included) and compaction needs to reclaim
+// space; writing on into it would fail a shard halfway, or worse, the
+// metadata store's log.
+func (s *shardStore) roomFor(size int64) error {
+	if s.space == nil || s.minFree < 0 {
+		return nil
+	}
+	s.spaceMu.Lock()
+	defer s.spaceMu.Unlock()
+	// statfs costs about 2 µs, ~3 % of a node's CPU under 4 KiB PUTs if
+	// asked on every write: a reading serves for spaceTTL, less what was
+	// admitted since. Space freed meanwhile is seen at the next reading.
+	if now := time.Now(); now.Sub(s.spaceAt) > spaceTTL {
+		disk, err := s.space()
+		if err != nil {
+			return nil // cannot tell: the write itself will say if the disk is full
+		}
+		s.disk, s.spaceAt = disk, now
+	}
+	reserve := s.minFree
+	if reserve == 0 {
+		reserve = min(DefaultMaxMinFree, s.disk.Capacity/20)
+	}
+	if s.disk.Free-size < reserve {
+		return fmt.Errorf("%w: %d bytes free, %d bytes asked for, %d kept free", transport.ErrNoSpace, s.disk.Free, size, reserve)
+	}
+	s.disk.Free -= size
+	return nil
+}
+
+// spaceTTL is how long a reading of the disk's free space is used.
+const spaceTTL = 100 * time.Millisecond
 
 // versionHash names a version on disk without letting the key near a path.
 func versionHash(bucket, key, versionID string) string {
@@ -60,6 +108,9 @@ func refKey(ref transport.ShardRef) []byte {
 // put stores size bytes from r as ref, durably, replacing what ref held.
 // verify, if given, checks the bytes before they count.
 func (s *shardStore) put(ctx context.Context, ref transport.ShardRef, r io.Reader, size int64, verify func(io.ReaderAt) error) error {
+	if err := s.roomFor(size); err != nil {
+		return fmt.Errorf("write shard %s: %w", ref, err)
+	}
 	err := s.segs.put(ctx, refKey(ref), r, size, verify)
 	var short errShortBody
 	var bad errVerify

@@ -17,6 +17,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"cairn/internal/metrics"
 	"cairn/transport"
 	"cairn/vfs"
 )
@@ -442,4 +443,59 @@ func (s *segmentStore) usage() (files int, bytes int64) {
 		bytes += seg.size
 	}
 	return files, bytes
+}
+
+func TestRoomFor(t *testing.T) {
+	t.Parallel()
+	const gib = 1 << 30
+	for _, tc := range []struct {
+		name      string
+		minFree   int64
+		disk      metrics.Disk
+		sizes     []int64 // admitted one after the other within one reading
+		refusedAt int     // index of the first refused size; -1 for none
+	}{
+		{"default reserve is 1 GiB on a big disk", 0, metrics.Disk{Capacity: 100 * gib, Free: gib + 10}, []int64{10, 1}, 1},
+		{"default reserve is a twentieth of a small disk", 0, metrics.Disk{Capacity: 20 << 20, Free: 2 << 20}, []int64{1 << 20, 1}, 1},
+		{"admitted writes count until the next reading", 100, metrics.Disk{Capacity: gib, Free: 400}, []int64{100, 100, 100, 1}, 3},
+		{"a set reserve", 500, metrics.Disk{Capacity: gib, Free: 1000}, []int64{501}, 0},
+		{"negative turns the check off", -1, metrics.Disk{Capacity: gib, Free: 0}, []int64{gib}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			readings := 0
+			s := &shardStore{minFree: tc.minFree, space: func() (metrics.Disk, error) {
+				readings++
+				return tc.disk, nil
+			}}
+			refused := -1
+			for i, size := range tc.sizes {
+				err := s.roomFor(size)
+				if err != nil && !errors.Is(err, transport.ErrNoSpace) {
+					t.Fatalf("roomFor(%d) = %v; want ErrNoSpace or nil", size, err)
+				}
+				if err != nil && refused < 0 {
+					refused = i
+				}
+			}
+			if refused != tc.refusedAt {
+				t.Errorf("first refusal at write %d; want %d", refused, tc.refusedAt)
+			}
+			if readings > 1 {
+				t.Errorf("%d readings of the disk for writes close together; want at most 1", readings)
+			}
+		})
+	}
+}
+
+// BenchmarkRoomFor is the free-space check's cost per shard or inline
+// record write, the disk read for real (statfs, at most every spaceTTL).
+func BenchmarkRoomFor(b *testing.B) {
+	dir := b.TempDir()
+	s := &shardStore{minFree: 1, space: func() (metrics.Disk, error) { return metrics.StatDisk(dir) }}
+	for b.Loop() {
+		if err := s.roomFor(1); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

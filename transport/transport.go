@@ -111,6 +111,7 @@ const (
 	CodeHintRefused
 	CodeUnauthorized
 	CodeClockSkew
+	CodeNoSpace
 )
 
 // Sentinels rebuilt from wire codes. Node implementations wrap their errors
@@ -131,6 +132,9 @@ var (
 	// own clock than the cluster's maximum clock skew; the writer's clock
 	// runs fast.
 	ErrClockSkew = errors.New("transport: record timestamp too far ahead of the node's clock")
+	// ErrNoSpace: the node refused shard data because its disk is down to
+	// the space it keeps free (node.Config.MinFreeBytes).
+	ErrNoSpace = errors.New("transport: node's disk is full")
 )
 
 // CodeOf returns the wire code for err.
@@ -150,6 +154,8 @@ func CodeOf(err error) Code {
 		return CodeUnauthorized
 	case errors.Is(err, ErrClockSkew):
 		return CodeClockSkew
+	case errors.Is(err, ErrNoSpace):
+		return CodeNoSpace
 	default:
 		return CodeInternal
 	}
@@ -184,6 +190,8 @@ func (e *Error) Unwrap() error {
 		return ErrUnauthorized
 	case CodeClockSkew:
 		return ErrClockSkew
+	case CodeNoSpace:
+		return ErrNoSpace
 	default:
 		return nil
 	}

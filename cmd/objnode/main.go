@@ -76,7 +76,7 @@ func run() error {
 	n, err := node.Open(node.Config{ID: cfg.ID, Dir: cfg.Data, Logger: log, Peers: peers, Alive: members.Alive,
 		Layouts: layouts, HomesPerPG: cfg.HomesPerPG, Metrics: reg,
 		ReplayRate: cfg.ReplayRate, RebalanceRate: cfg.RebalanceRate, MaxHintBytes: cfg.MaxHintBytes, HintWindow: cfg.HintWindow,
-		ScanInterval: cfg.ScanInterval})
+		ScanInterval: cfg.ScanInterval, MinFreeBytes: cfg.MinFreeBytes})
 	if err != nil {
 		return err
 	}

@@ -214,6 +214,9 @@ type NodeConfig struct {
 	// ScanInterval is the time between scanner passes (scrub, repair,
 	// rebalance).
 	ScanInterval time.Duration
+	// MinFreeBytes is the disk space the node keeps free
+	// (node.Config.MinFreeBytes).
+	MinFreeBytes int64
 	Gossip       GossipConfig
 	Log          LogConfig
 
@@ -238,6 +241,7 @@ func NewNodeLoader(c *NodeConfig) *Loader {
 	l.Int64(&c.MaxHintBytes, "max-hint-bytes", "", 16<<30, "bytes of hints held for any one home")
 	l.Duration(&c.HintWindow, "hint-window", "", 3*time.Hour, "how long hints are kept for an absent home before they become repair debts")
 	l.Duration(&c.ScanInterval, "scan-interval", "", time.Minute, "time between scanner passes (scrub, repair, rebalance)")
+	l.Int64(&c.MinFreeBytes, "min-free-bytes", "", 0, "disk space kept free: object data that would leave less is refused and placed on other nodes (0: a twentieth of the disk, at most 1 GiB; negative: no check)")
 	c.Security.register(l, "admin")
 	c.Gossip.register(l, "127.0.0.1:7946")
 	c.Log.register(l)

@@ -72,6 +72,9 @@ type Options struct {
 	// (httptransport.SignRequests) and every node refuses requests that
 	// are not (httptransport.Authenticate).
 	ClusterSecret nodeauth.Secret
+	// NodeConfig, when set, may change each node's configuration before
+	// the node opens (and again at each restart); cfg.ID says which node.
+	NodeConfig func(cfg *node.Config)
 	// Credentials are access keys with bucket permissions, in addition to
 	// the admin key AccessKey/SecretKey, which may do everything.
 	Credentials []s3api.AccessKey
@@ -270,11 +273,15 @@ func (n *Node) serveLocked(ln net.Listener) error {
 
 // serve starts the node on ln; n.mu must be held.
 func (n *Node) serve(ln net.Listener) error {
-	nd, err := node.Open(node.Config{ID: n.ID, Dir: n.Dir, Logger: n.log,
+	cfg := node.Config{ID: n.ID, Dir: n.Dir, Logger: n.log,
 		Peers: n.dialer, Alive: n.cluster.Alive, HandoffInterval: n.handoff,
 		Layout: n.layout, HomesPerPG: cmp.Or(n.opts.DataShards, 4) + cmp.Or(n.opts.ParityShards, 2),
 		ScanInterval: n.opts.ScanInterval, OrphanGrace: n.opts.OrphanGrace, HintWindow: n.opts.HintWindow,
-		ReplayRate: n.opts.ReplayRate, RetireGrace: n.opts.RetireGrace, RebalanceRate: n.opts.RebalanceRate})
+		ReplayRate: n.opts.ReplayRate, RetireGrace: n.opts.RetireGrace, RebalanceRate: n.opts.RebalanceRate}
+	if n.opts.NodeConfig != nil {
+		n.opts.NodeConfig(&cfg)
+	}
+	nd, err := node.Open(cfg)
 	if err != nil {
 		ln.Close()
 		return err

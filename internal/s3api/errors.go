@@ -54,6 +54,10 @@ const (
 	InvalidTag                        ErrorCode = "InvalidTag"
 	NoSuchUploadOrPart                ErrorCode = "NoSuchPart"
 	ConditionalRequestConflict        ErrorCode = "ConditionalRequestConflict"
+	// InsufficientStorage is not one of S3's (S3 does not fill up): a
+	// write every node refused for want of disk space. 507 is not retried
+	// by the SDKs, which is right: retrying does not make room.
+	InsufficientStorage ErrorCode = "InsufficientStorage"
 )
 
 type codeInfo struct {
@@ -98,6 +102,7 @@ var codes = map[ErrorCode]codeInfo{
 	InternalError:                     {http.StatusInternalServerError, "We encountered an internal error. Please try again."},
 	ServiceUnavailable:                {http.StatusServiceUnavailable, "Service is unable to handle request."},
 	SlowDown:                          {http.StatusServiceUnavailable, "Please reduce your request rate."},
+	InsufficientStorage:               {http.StatusInsufficientStorage, "The storage nodes that could hold this data have no disk space left."},
 	PreconditionFailed:                {http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold"},
 	InvalidPart:                       {http.StatusBadRequest, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
 	InvalidPartOrder:                  {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},

@@ -144,6 +144,7 @@ func TestErrorTable(t *testing.T) {
 		NotImplemented: 501, InternalError: 500, ServiceUnavailable: 503, SlowDown: 503, PreconditionFailed: 412,
 		InvalidPart: 400, InvalidPartOrder: 400, NoSuchUpload: 404, EntityTooSmall: 400, NoSuchVersion: 404, NoSuchLifecycleConfiguration: 404,
 		InvalidObjectState: 403, InvalidTag: 400, NoSuchUploadOrPart: 404, ConditionalRequestConflict: 409,
+		InsufficientStorage: 507,
 	}
 	for code, status := range want {
 		if got := code.Status(); got != status {

@@ -102,6 +102,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, op string, err er
 		status = http.StatusBadRequest
 	case transport.CodeUnavailable, transport.CodeHintRefused:
 		status = http.StatusServiceUnavailable
+	case transport.CodeNoSpace:
+		status = http.StatusInsufficientStorage
 	default:
 		h.log.Error("node request failed", "op", op, "request_id", transport.RequestIDFrom(r.Context()), "err", err)
 	}
