@@ -160,6 +160,7 @@ type Gateway struct {
 	readBatches   readBatches    // record reads queued per node
 	prefetch      prefetchChoice // whether whole GETs ask for shards, per bucket
 	codecs        sync.Map       // ecKey → *erasure.Codec, for reading objects written with other parameters
+	full          sync.Map       // node ID → time.Time until which it is taken to have no room (noteRefusal)
 	reqSeq        atomic.Uint64
 	repairs       sync.WaitGroup // background read repairs; Close waits for them
 	lat           latencies

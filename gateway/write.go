@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"cairn/erasure"
@@ -57,6 +56,25 @@ func (d durability) header() string {
 // alive reports whether membership believes a node is up.
 func (g *Gateway) alive(id string) bool { return g.cfg.Alive == nil || g.cfg.Alive(id) }
 
+// noRoomFor is how long shards avoid a node after it refused data for want
+// of disk space: they go straight to fallbacks instead of each sending a
+// doomed stream first. Space freed there is used again after it.
+const noRoomFor = 2 * time.Second
+
+// noteRefusal remembers a node that refused data for want of space.
+func (g *Gateway) noteRefusal(id string, err error) {
+	if errors.Is(err, transport.ErrNoSpace) {
+		g.full.Store(id, time.Now().Add(noRoomFor))
+	}
+}
+
+// hasRoom reports whether id is to be sent data: false for noRoomFor after
+// it refused some for want of space.
+func (g *Gateway) hasRoom(id string) bool {
+	until, ok := g.full.Load(id)
+	return !ok || time.Now().After(until.(time.Time))
+}
+
 // fallbacks returns, for a shard whose home is unusable, the nodes to try in
 // order: live nodes of the preference list that are not the home, those in a
 // zone the stripe does not use first, then those holding no shard of it,
@@ -80,7 +98,7 @@ func (g *Gateway) fallbacks(plan placement.Plan, home string, used map[string]bo
 	var fresh, unused, rest []string
 	for _, id := range order {
 		switch {
-		case id == home || !g.alive(id):
+		case id == home || !g.alive(id) || !g.hasRoom(id):
 		case !usedZones[zoneOf(id)] && !used[id]:
 			fresh = append(fresh, id)
 		case !used[id]:
@@ -120,7 +138,7 @@ func (g *Gateway) planShards(v *metadata.Version) (*shardPlan, error) {
 	}
 	sp := &shardPlan{plan: plan, targets: make([]string, len(v.Shards)), used: make(map[string]bool), failed: make(map[string]bool)}
 	for i, home := range v.Shards {
-		if g.alive(home) {
+		if g.alive(home) && g.hasRoom(home) {
 			sp.targets[i] = home
 			sp.used[home] = true
 		}
@@ -149,17 +167,42 @@ func (sp *shardPlan) next(g *Gateway, home string, tried map[string]bool) string
 	return ""
 }
 
-// countingReader counts what a node consumed, to know whether a failed
-// shard write can be retried elsewhere from the same stream.
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
+// attemptReader is one node's turn at a shard stream. A node may answer
+// before reading all of it (a full disk's 507), and the HTTP client's body
+// writer can go on reading after the answer: end stops it from taking any
+// more and says whether it took, or may still take, any bytes, for only
+// then may the same stream go to another node.
+type attemptReader struct {
+	r       io.Reader
+	mu      sync.Mutex
+	over    bool
+	reading bool
+	n       int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
+var errAttemptOver = errors.New("gateway: shard attempt over")
+
+func (a *attemptReader) Read(p []byte) (int, error) {
+	a.mu.Lock()
+	if a.over {
+		a.mu.Unlock()
+		return 0, errAttemptOver
+	}
+	a.reading = true
+	a.mu.Unlock()
+	n, err := a.r.Read(p)
+	a.mu.Lock()
+	a.reading = false
+	a.n += int64(n)
+	a.mu.Unlock()
 	return n, err
+}
+
+func (a *attemptReader) end() (consumed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.over = true
+	return a.n > 0 || a.reading
 }
 
 // stallWriter gives up on a shard whose node stops reading: it ends the
@@ -414,17 +457,19 @@ func (g *Gateway) sendShard(ctx context.Context, sp *shardPlan, home, target str
 	tried := map[string]bool{}
 	for target != "" {
 		tried[target] = true
-		cr := &countingReader{r: r}
-		err := g.putShardAt(ctx, home, target, ref, cr, size)
+		attempt := &attemptReader{r: r}
+		err := g.putShardAt(ctx, home, target, ref, attempt, size)
+		consumed := attempt.end()
 		if err == nil {
 			g.stats.ShardWrites.Add(1)
 			res.node, res.err = target, nil
 			return res
 		}
 		g.stats.FailedShardWrites.Add(1)
+		g.noteRefusal(target, err)
 		res.err = fmt.Errorf("shard %d on %s: %w", ref.Index, target, err)
 		sp.markFailed(target)
-		if cr.n.Load() > 0 || ctx.Err() != nil {
+		if consumed || ctx.Err() != nil {
 			return res
 		}
 		target = sp.next(g, home, tried)
@@ -563,6 +608,7 @@ func (g *Gateway) putRecord(ctx context.Context, sp *shardPlan, home string, rec
 		if err == nil {
 			return nil
 		}
+		g.noteRefusal(home, err)
 		homeErr = err
 	}
 	tried := map[string]bool{home: true}
