@@ -67,6 +67,8 @@ type collector struct {
 	objectsByRedundancy, bytesByRedundancy, objectsLost *prometheus.Desc
 
 	repairFindings, misplaced, misplacedBytes, moved, movedBytes, layoutEpoch *prometheus.Desc
+
+	spaceRefusals *prometheus.Desc
 }
 
 type scanCounter struct {
@@ -109,6 +111,8 @@ func newCollector(n *Node) *collector {
 		moved:          desc("cairn_node_rebalance_moved_shards_total", "Shards handed to their new home since the node started.", nil),
 		movedBytes:     desc("cairn_node_rebalance_moved_bytes_total", "Bytes handed to new homes since the node started.", nil),
 		layoutEpoch:    desc("cairn_node_layout_epoch", "Epoch of the layout document the node holds.", nil),
+		spaceRefusals: desc("cairn_node_space_refusals_total",
+			"Shards and inline records refused because the disk is down to --min-free-bytes; gateways placed them elsewhere.", nil),
 	}
 	for _, s := range []struct {
 		name, help string
@@ -139,7 +143,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	c.disk.Describe(ch)
 	for _, d := range []*prometheus.Desc{c.hints, c.hintBytes, c.hintAge, c.replayed, c.replayRate, c.debts, c.lastPass, c.lastDuration,
 		c.objectsByRedundancy, c.bytesByRedundancy, c.objectsLost,
-		c.repairFindings, c.misplaced, c.misplacedBytes, c.moved, c.movedBytes, c.layoutEpoch} {
+		c.repairFindings, c.misplaced, c.misplacedBytes, c.moved, c.movedBytes, c.layoutEpoch, c.spaceRefusals} {
 		ch <- d
 	}
 	for _, s := range c.scanCounters {
@@ -179,6 +183,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.misplacedBytes, float64(rb.MisplacedBytes))
 	ch <- prometheus.MustNewConstMetric(c.moved, prometheus.CounterValue, float64(rb.Moved))
 	ch <- prometheus.MustNewConstMetric(c.movedBytes, prometheus.CounterValue, float64(rb.MovedBytes))
+	ch <- prometheus.MustNewConstMetric(c.spaceRefusals, prometheus.CounterValue, float64(c.n.shards.refusals.Load()))
 	if c.n.layouts != nil {
 		gauge(c.layoutEpoch, float64(c.n.layouts.Current().Epoch))
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"cairn/metadata"
 	"cairn/transport"
@@ -335,7 +336,8 @@ func TestReopenKeepsData(t *testing.T) {
 // full.
 func TestFullDiskRefusesShardsNotRecords(t *testing.T) {
 	t.Parallel()
-	n, dir := openTestNodeWith(t, Config{MinFreeBytes: 1 << 62})
+	reg := prometheus.NewRegistry()
+	n, dir := openTestNodeWith(t, Config{MinFreeBytes: 1 << 62, Metrics: reg})
 	ctx := t.Context()
 	ref := transport.ShardRef{Bucket: "b", Key: "k", VersionID: "v1", Index: 0}
 	if err := n.PutShard(ctx, ref, strings.NewReader("data"), 4); !errors.Is(err, transport.ErrNoSpace) {
@@ -358,6 +360,9 @@ func TestFullDiskRefusesShardsNotRecords(t *testing.T) {
 	if err := n.PutVersionHint(ctx, "n2", inline); !errors.Is(err, transport.ErrNoSpace) {
 		t.Fatalf("PutVersionHint(inline object) on a full disk = %v; want ErrNoSpace", err)
 	}
+	if got := counterValue(t, reg, "cairn_node_space_refusals_total"); got != 4 {
+		t.Errorf("cairn_node_space_refusals_total = %v; want 4", got)
+	}
 	marker := version("k", "v2", 20)
 	marker.Deleted, marker.Size, marker.EC, marker.Shards = true, 0, metadata.ErasureInfo{}, nil
 	if err := n.PutVersion(ctx, marker); err != nil {
@@ -377,4 +382,20 @@ func TestFullDiskRefusesShardsNotRecords(t *testing.T) {
 	if err := again.PutShard(ctx, ref, strings.NewReader("data"), 4); err != nil {
 		t.Fatalf("PutShard with the check off = %v", err)
 	}
+}
+
+// counterValue is the value of the counter named name that reg exports.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }

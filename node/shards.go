@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -31,9 +32,10 @@ type shardStore struct {
 	space   func() (metrics.Disk, error)
 	minFree int64
 
-	spaceMu sync.Mutex
-	disk    metrics.Disk // the last reading, less what was admitted since
-	spaceAt time.Time
+	spaceMu  sync.Mutex
+	disk     metrics.Disk // the last reading, less what was admitted since
+	spaceAt  time.Time
+	refusals atomic.Int64 // writes roomFor refused
 }
 
 func openShardStore(fsys vfs.FS, dir string, db *pebble.DB, now func() time.Time, segmentSize, minFree int64) (*shardStore, error) {
@@ -81,6 +83,7 @@ func (s *shardStore) roomFor(size int64) error {
 		reserve = min(DefaultMaxMinFree, s.disk.Capacity/20)
 	}
 	if s.disk.Free-size < reserve {
+		s.refusals.Add(1)
 		return fmt.Errorf("%w: %d bytes free, %d bytes asked for, %d kept free", transport.ErrNoSpace, s.disk.Free, size, reserve)
 	}
 	s.disk.Free -= size
