@@ -68,6 +68,17 @@ func (g *Gateway) noteRefusal(id string, err error) {
 	}
 }
 
+// anyFull reports whether a live node is being passed over for want of
+// room.
+func (g *Gateway) anyFull() bool {
+	full := false
+	g.full.Range(func(id, _ any) bool {
+		full = g.alive(id.(string)) && !g.hasRoom(id.(string))
+		return !full
+	})
+	return full
+}
+
 // hasRoom reports whether id is to be sent data: false for noRoomFor after
 // it refused some for want of space.
 func (g *Gateway) hasRoom(id string) bool {
@@ -476,6 +487,11 @@ func (g *Gateway) sendShard(ctx context.Context, sp *shardPlan, home, target str
 	}
 	if res.err == nil {
 		res.err = fmt.Errorf("shard %d: %w: no live node to hold it", ref.Index, errUnavailable)
+		if g.anyFull() {
+			// Nodes that are up were passed over for want of room: the
+			// answer is theirs, not a retried unavailability.
+			res.err = fmt.Errorf("shard %d: %w: no live node with room to hold it", ref.Index, transport.ErrNoSpace)
+		}
 	}
 	return res
 }
