@@ -430,7 +430,7 @@ func (g *Gateway) rebuildLost(ctx context.Context, sp *shardPlan, v *metadata.Ve
 		writers[j], pipes[j] = pw, pw
 		home := v.Shards[i]
 		target := home
-		if !g.alive(home) || sp.hasFailed(home) {
+		if !g.alive(home) || !g.hasRoom(home) || sp.hasFailed(home) {
 			target = sp.next(g, home, map[string]bool{})
 		}
 		ref := transport.ShardRef{Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, Index: i}
