@@ -252,6 +252,9 @@ func (n *Node) PutVersionHint(ctx context.Context, home string, v *metadata.Vers
 func (n *Node) handoff(ctx context.Context) {
 	t := time.NewTicker(n.cfg.HandoffInterval)
 	defer t.Stop()
+	// Homes whose disks are full, until when they are left alone: each
+	// tick would otherwise send one a shard only to have it refused.
+	noRoom := map[string]time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -259,15 +262,26 @@ func (n *Node) handoff(ctx context.Context) {
 		case <-t.C:
 		}
 		for _, home := range n.hintHomes() {
-			if !n.cfg.Alive(home) {
+			if !n.cfg.Alive(home) || n.cfg.Now().Before(noRoom[home]) {
 				continue
 			}
-			if err := n.replayHome(ctx, home); err != nil && ctx.Err() == nil {
+			err := n.replayHome(ctx, home)
+			switch {
+			case err == nil || ctx.Err() != nil:
+				delete(noRoom, home)
+			case errors.Is(err, transport.ErrNoSpace):
+				noRoom[home] = n.cfg.Now().Add(noRoomReplayPause)
+				n.log.Info("hint replay paused: the home's disk is full", "home", home, "retry_in", noRoomReplayPause)
+			default:
 				n.log.Info("hint replay paused", "home", home, "err", err)
 			}
 		}
 	}
 }
+
+// noRoomReplayPause is how long hints wait for a home that refused one for
+// want of disk space.
+const noRoomReplayPause = 30 * time.Second
 
 func (n *Node) hintHomes() []string {
 	n.hints.mu.Lock()

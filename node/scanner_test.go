@@ -603,3 +603,41 @@ func TestScrubYieldsToAskedPass(t *testing.T) {
 		t.Errorf("scrub after one that reached the end: %d records; want all %d", got, records)
 	}
 }
+
+// A home whose disk is full refuses the hints sent back to it; the holder
+// leaves that home alone for a while instead of sending it a shard to be
+// refused at every handoff tick. (The cluster's clock stands still, so the
+// pause does not run out during the test.)
+func TestHandoffPausesForFullHome(t *testing.T) {
+	t.Parallel()
+	c := newRepairCluster(t, func(cfg *Config) {
+		switch cfg.ID {
+		case "n1":
+			cfg.MinFreeBytes = 1 << 62
+		case "n2":
+			cfg.HandoffInterval = 5 * time.Millisecond
+		}
+	})
+	ctx := t.Context()
+	big, bigShards := c.put("big", payload(7, 20_000), false, "n1")
+	ref := transport.ShardRef{Bucket: "b", Key: "big", VersionID: big.VersionID, Index: 0,
+		Check: &transport.ShardCheck{ObjectSize: big.Size, EC: c.ec}}
+	if err := c.nodes["n2"].PutShardHint(ctx, "n1", ref, bytes.NewReader(bigShards[0]), int64(len(bigShards[0]))); err != nil {
+		t.Fatal(err)
+	}
+	refusals := &c.nodes["n1"].shards.refusals
+	deadline := time.Now().Add(10 * time.Second)
+	for refusals.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("n2 never replayed its hint to n1")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // twenty handoff ticks
+	if got := refusals.Load(); got != 1 {
+		t.Errorf("n1 refused %d replays of the one hint; want 1, then a pause", got)
+	}
+	if st := c.nodes["n2"].HintStats()["n1"]; st.Count != 1 {
+		t.Errorf("n2 holds %d hints for n1; want the refused one kept", st.Count)
+	}
+}
