@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"cairn/internal/clustertest"
+	"cairn/internal/objctl"
 	"cairn/node"
 )
 
@@ -64,6 +66,22 @@ func TestFullNodeWritesGoAround(t *testing.T) {
 	}
 	if _, err := cl.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String("full"), Key: aws.String("k0")}); err != nil {
 		t.Fatalf("DeleteObject on a cluster with a full node: %v", err)
+	}
+	// The operator sees which node it is.
+	admin := httptest.NewServer(c.Gateway.AdminHandler())
+	t.Cleanup(admin.Close)
+	ctl, err := objctl.NewClient(admin.URL, clustertest.AccessKey, clustertest.SecretKey, clustertest.Region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ctl.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if n.Full != (n.ID == "n1") {
+			t.Errorf("status of %s: full = %v", n.ID, n.Full)
+		}
 	}
 	if _, err := cl.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("full"), Key: aws.String("k0")}); errorCode(err) != "NotFound" {
 		t.Errorf("HEAD after delete = %v; want NotFound", err)

@@ -229,6 +229,7 @@ func (g *Gateway) adminStatus(ctx context.Context) (*adminapi.Status, error) {
 		if s := stats[id]; s != nil {
 			ns.Reported, ns.LastScan, ns.CensusStarted = true, s.LastScan, s.CensusStarted
 			ns.LayoutEpoch, ns.CapacityBytes, ns.FreeBytes = s.LayoutEpoch, s.CapacityBytes, s.FreeBytes
+			ns.Full = s.MinFreeBytes > 0 && s.FreeBytes <= s.MinFreeBytes
 			ns.Shards, ns.ShardBytes = s.Shards, s.ShardBytes
 			ns.HintCount, ns.HintBytes, ns.RepairQueue = s.HintCount, s.HintBytes, s.RepairQueue
 			ns.Misplaced, ns.MisplacedBytes, ns.Moved, ns.MovedBytes = s.Misplaced, s.MisplacedBytes, s.Moved, s.MovedBytes

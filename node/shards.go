@@ -78,16 +78,22 @@ func (s *shardStore) roomFor(size int64) error {
 		}
 		s.disk, s.spaceAt = disk, now
 	}
-	reserve := s.minFree
-	if reserve == 0 {
-		reserve = min(DefaultMaxMinFree, s.disk.Capacity/20)
-	}
+	reserve := s.reserve(s.disk.Capacity)
 	if s.disk.Free-size < reserve {
 		s.refusals.Add(1)
 		return fmt.Errorf("%w: %d bytes free, %d bytes asked for, %d kept free", transport.ErrNoSpace, s.disk.Free, size, reserve)
 	}
 	s.disk.Free -= size
 	return nil
+}
+
+// reserve is the space kept free on a disk of capacity bytes; negative
+// when the check is off.
+func (s *shardStore) reserve(capacity int64) int64 {
+	if s.minFree == 0 {
+		return min(DefaultMaxMinFree, capacity/20)
+	}
+	return s.minFree
 }
 
 // spaceTTL is how long a reading of the disk's free space is used.

@@ -82,6 +82,7 @@ func (n *Node) NodeStats(ctx context.Context) (*transport.NodeStats, error) {
 	switch d, err := metrics.StatDisk(n.cfg.Dir); {
 	case err == nil:
 		st.CapacityBytes, st.FreeBytes = uint64(max(0, d.Capacity)), uint64(max(0, d.Free))
+		st.MinFreeBytes = uint64(max(0, n.shards.reserve(d.Capacity)))
 	case !errors.Is(err, metrics.ErrUnsupported):
 		return nil, fmt.Errorf("node %s: stats: %w", n.cfg.ID, err)
 	}

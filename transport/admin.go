@@ -15,6 +15,9 @@ type NodeStats struct {
 	// The file system holding the node's data directory.
 	CapacityBytes uint64 `json:"capacity_bytes"`
 	FreeBytes     uint64 `json:"free_bytes"`
+	// MinFreeBytes is the space the node keeps free: with FreeBytes at or
+	// below it, it refuses new object data. 0 when it does not check.
+	MinFreeBytes uint64 `json:"min_free_bytes,omitempty"`
 
 	// Shard files this node holds for the versions it is recorded as the
 	// holder of, and their bytes.

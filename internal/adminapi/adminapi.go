@@ -70,6 +70,9 @@ type NodeStatus struct {
 	FreeBytes     uint64 `json:"free_bytes"`
 	Shards        int64  `json:"shards"`
 	ShardBytes    int64  `json:"shard_bytes"`
+	// Full: the node is down to the space it keeps free (--min-free-bytes)
+	// and sends new object data elsewhere.
+	Full bool `json:"full,omitempty"`
 
 	HintCount   int64 `json:"hint_count"`
 	HintBytes   int64 `json:"hint_bytes"`

@@ -418,7 +418,7 @@ td:first-child, th:first-child { text-align: left; }
 {{- if .HasCapacity}}
 <rect class="track" x="{{.CapX}}" y="38" width="{{.CapW}}" height="12" rx="2"/>
 <rect class="used" x="{{.CapX}}" y="38" width="{{.UsedW}}" height="12" rx="2"/>
-<text class="small" x="{{.CapX}}" y="66">{{ubytes .Used}} / {{ubytes .CapacityBytes}} ({{.UsedPercent}}%)</text>
+<text class="small" x="{{.CapX}}" y="66">{{ubytes .Used}} / {{ubytes .CapacityBytes}} ({{.UsedPercent}}%{{if .Full}}, full{{end}})</text>
 {{- else}}
 <rect class="track" x="{{.CapX}}" y="38" width="{{.CapW}}" height="12" rx="2"/>
 <text class="small" x="{{.CapX}}" y="66">{{if .Reported}}capacity unknown{{else}}no report{{end}}</text>

@@ -16,7 +16,7 @@ func sampleStatus() *Status {
 		Time: t0, Gateway: "gw1", DataShards: 4, ParityShards: 2, LayoutEpoch: 7, LayoutVersion: 3, PGCount: 256,
 		Nodes: []NodeStatus{
 			{ID: "n2", Zone: "a", State: "active", Alive: true, Reported: true, Weight: 1,
-				CapacityBytes: 1000, FreeBytes: 250, Shards: 40, ShardBytes: 4 << 20, HintCount: 3, HintBytes: 3072, RepairQueue: 1},
+				CapacityBytes: 1000, FreeBytes: 250, Full: true, Shards: 40, ShardBytes: 4 << 20, HintCount: 3, HintBytes: 3072, RepairQueue: 1},
 			{ID: "n1", Zone: "a", State: "draining", Alive: true, Reported: true, Weight: 1,
 				CapacityBytes: 2000, FreeBytes: 2000, Shards: 12, ShardBytes: 1 << 20, Misplaced: 12, MisplacedBytes: 1 << 20},
 			{ID: "n3", Zone: "b", State: "active", Alive: false, Weight: 2},
@@ -139,7 +139,7 @@ func TestRenderPageNodesByZone(t *testing.T) {
 		lines                 []string
 	}{
 		{"n1", "alive", "draining", "0", []string{"0 B / 2.0 KiB (0%)", "shards 12 (1.0 MiB)", "misplaced 12 (1.0 MiB)"}},
-		{"n2", "alive", "active", "123", []string{"750 B / 1000 B (75%)", "shards 40 (4.0 MiB)", "hints 3 (3.0 KiB) · repair 1"}},
+		{"n2", "alive", "active", "123", []string{"750 B / 1000 B (75%, full)", "shards 40 (4.0 MiB)", "hints 3 (3.0 KiB) · repair 1"}},
 		{"n3", "dead", "active · dead", "", []string{"no report", "shards 0 (0 B)", "weight 2"}},
 		{"n4", "alive", "unassigned", "0", []string{"0 B / 500 B (0%)"}},
 	}

@@ -93,7 +93,11 @@ func capacity(n adminapi.NodeStatus) string {
 	}
 	used := n.CapacityBytes - min(n.FreeBytes, n.CapacityBytes)
 	pct := float64(used) / float64(n.CapacityBytes) * 100
-	return fmt.Sprintf("%s / %s (%.0f%%)", bytesOf(used), bytesOf(n.CapacityBytes), pct)
+	full := ""
+	if n.Full {
+		full = ", full"
+	}
+	return fmt.Sprintf("%s / %s (%.0f%%%s)", bytesOf(used), bytesOf(n.CapacityBytes), pct, full)
 }
 
 func rebalanceLine(r adminapi.Rebalance) string {

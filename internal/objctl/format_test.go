@@ -41,6 +41,7 @@ func TestWriteStatus(t *testing.T) {
 			{ID: "n1", Zone: "a", State: "active", Alive: true, Reported: true, CapacityBytes: 4 << 30, FreeBytes: 3 << 30,
 				Shards: 120, ShardBytes: 12 << 20, HintCount: 2, HintBytes: 2048, RepairQueue: 1, Misplaced: 3, MisplacedBytes: 3 << 20},
 			{ID: "n2", Zone: "b", State: "draining", Alive: false},
+			{ID: "n3", Zone: "b", State: "active", Alive: true, Reported: true, CapacityBytes: 4 << 30, FreeBytes: 1 << 30, Full: true},
 		},
 		Durability: adminapi.Redundancy{Objects: []int64{0, 4, 100}, Bytes: []int64{0, 4096, 1 << 30}, Lost: 1},
 		HintCount:  2, HintBytes: 2048, HintOldest: 90*time.Second + 300*time.Millisecond, RepairQueue: 1,
@@ -58,6 +59,7 @@ func TestWriteStatus(t *testing.T) {
 		{"NODE", []string{"NODE", "ZONE", "STATE", "ALIVE", "USED / CAPACITY", "SHARDS", "HINTS", "REPAIR", "MISPLACED"}},
 		{"n1", []string{"n1", "a", "active", "yes", "1.0 GiB / 4.0 GiB (25%)", "120 (12.0 MiB)", "2 (2.0 KiB)", "1", "3 (3.0 MiB)"}},
 		{"n2", []string{"n2", "b", "draining", "no", "-", "-", "-", "-", "-", "(no report)"}},
+		{"n3", []string{"n3", "b", "active", "yes", "3.0 GiB / 4.0 GiB (75%, full)", "0 (0 B)", "0 (0 B)", "0", "0 (0 B)"}},
 		{"2", []string{"2", "100", "1.0 GiB"}},
 		{"1", []string{"1", "4", "4.0 KiB"}},
 		{"0", []string{"0", "0", "0 B"}},
@@ -69,7 +71,7 @@ func TestWriteStatus(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"Gateway gw1 · EC 4+2 · layout epoch 9 (version 4), 256 placement groups · 1 of 2 nodes alive",
+		"Gateway gw1 · EC 4+2 · layout epoch 9 (version 4), 256 placement groups · 2 of 3 nodes alive",
 		"Hint debt: 2 hints (2.0 KiB), the oldest 1m30s old. Repair queue: 1.",
 		"Rebalance: 3 shards (3.0 MiB) misplaced, 9 shards (9.0 MiB) moved.",
 	} {
