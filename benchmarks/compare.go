@@ -37,8 +37,9 @@ type Comparison struct {
 
 // CompareRuns runs every scenario rounds times on each contender, the
 // two back to back, baseline first in odd rounds and subject first in even
-// ones, and appends the results to their reports. progress, if not nil, gets a line before each run. An error
-// stops the comparison; the runs before it stay in the reports.
+// ones, and appends the results to their reports. progress, if not nil,
+// gets a line before each run. An error stops the comparison; the runs
+// before it stay in the reports.
 func CompareRuns(ctx context.Context, baseline, subject Contender, scenarios []Scenario, rounds int, progress io.Writer) (*Comparison, error) {
 	if rounds < 1 {
 		return nil, fmt.Errorf("benchmarks: compare: %d rounds", rounds)

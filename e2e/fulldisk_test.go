@@ -19,15 +19,13 @@ import (
 	"cairn/node"
 )
 
-// fullNodes makes the named nodes' disks full the way an operator's would
-// look to them: each keeps more space free than any disk has, so the real
-// free-space check refuses their shard data.
-func fullNodes(ids ...string) func(*node.Config) {
+// fullNode makes node id's disk full as it would look to the node: it
+// keeps more space free than any disk has, so the real free-space check
+// refuses its object data.
+func fullNode(id string) func(*node.Config) {
 	return func(cfg *node.Config) {
-		for _, id := range ids {
-			if cfg.ID == id {
-				cfg.MinFreeBytes = 1 << 62
-			}
+		if cfg.ID == id {
+			cfg.MinFreeBytes = 1 << 62
 		}
 	}
 }
@@ -37,7 +35,7 @@ func fullNodes(ids ...string) func(*node.Config) {
 // succeed whole and read back, and deletes still work on the full node.
 func TestFullNodeWritesGoAround(t *testing.T) {
 	t.Parallel()
-	c := clustertest.Start(t, clustertest.Options{InlineThreshold: 1024, NodeConfig: fullNodes("n1")})
+	c := clustertest.Start(t, clustertest.Options{InlineThreshold: 1024, NodeConfig: fullNode("n1")})
 	cl := sdkClient(t, c)
 	mustCreateBucket(t, cl, "full")
 	objects := map[string][]byte{}

@@ -188,7 +188,7 @@ type attemptReader struct {
 	mu      sync.Mutex
 	over    bool
 	reading bool
-	n       int64
+	took    bool // a read returned bytes
 }
 
 var errAttemptOver = errors.New("gateway: shard attempt over")
@@ -204,7 +204,7 @@ func (a *attemptReader) Read(p []byte) (int, error) {
 	n, err := a.r.Read(p)
 	a.mu.Lock()
 	a.reading = false
-	a.n += int64(n)
+	a.took = a.took || n > 0
 	a.mu.Unlock()
 	return n, err
 }
@@ -213,7 +213,7 @@ func (a *attemptReader) end() (consumed bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.over = true
-	return a.n > 0 || a.reading
+	return a.took || a.reading
 }
 
 // stallWriter gives up on a shard whose node stops reading: it ends the

@@ -99,10 +99,11 @@ type Config struct {
 	// DefaultOrphanGrace.
 	OrphanGrace time.Duration
 
-	// MinFreeBytes is the disk space the node keeps free: it refuses shard
-	// data (transport.ErrNoSpace) that would leave less, so gateways place
-	// it elsewhere while the node still takes records, deletes and
-	// compaction. Zero is a twentieth of the disk, at most
+	// MinFreeBytes is the disk space the node keeps free: it refuses object
+	// data, shards and records carrying inline fragments, that would leave
+	// less (transport.ErrNoSpace), so gateways place it elsewhere while the
+	// node still takes records without data (deletes), and compaction has
+	// room. Zero is a twentieth of the disk, at most
 	// DefaultMaxMinFree; negative turns the check off.
 	MinFreeBytes int64
 

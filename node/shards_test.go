@@ -464,7 +464,8 @@ func TestRoomFor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			readings := 0
-			s := &shardStore{minFree: tc.minFree, space: func() (metrics.Disk, error) {
+			at := time.Unix(1700000000, 0) // one reading serves every write
+			s := &shardStore{minFree: tc.minFree, now: func() time.Time { return at }, space: func() (metrics.Disk, error) {
 				readings++
 				return tc.disk, nil
 			}}
@@ -492,7 +493,7 @@ func TestRoomFor(t *testing.T) {
 // record write, the disk read for real (statfs, at most every spaceTTL).
 func BenchmarkRoomFor(b *testing.B) {
 	dir := b.TempDir()
-	s := &shardStore{minFree: 1, space: func() (metrics.Disk, error) { return metrics.StatDisk(dir) }}
+	s := &shardStore{minFree: 1, now: time.Now, space: func() (metrics.Disk, error) { return metrics.StatDisk(dir) }}
 	for b.Loop() {
 		if err := s.roomFor(1); err != nil {
 			b.Fatal(err)

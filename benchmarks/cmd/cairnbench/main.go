@@ -110,11 +110,11 @@ func run() (int, error) {
 	var scenarios []benchmarks.Scenario
 	switch *suite {
 	case "standard":
-		scenarios = benchmarks.StandardSuite(cmpOr(*suiteDur, 20*time.Second))
+		scenarios = benchmarks.StandardSuite(cmp.Or(*suiteDur, 20*time.Second))
 	case "smoke":
-		scenarios = benchmarks.SmokeSuite(cmpOr(*suiteDur, time.Second))
+		scenarios = benchmarks.SmokeSuite(cmp.Or(*suiteDur, time.Second))
 	case "datapath":
-		scenarios = benchmarks.DataPathSuite(cmpOr(*suiteDur, 20*time.Second))
+		scenarios = benchmarks.DataPathSuite(cmp.Or(*suiteDur, 20*time.Second))
 	case "":
 		size, err := benchmarks.ParseSize(*sizeFlag)
 		if err != nil {
@@ -205,7 +205,7 @@ func run() (int, error) {
 			}
 		}()
 		*endpoint, faultTarget = lc.Endpoint, lc
-		rep.Target = cmpOr(*target, lc.Describe())
+		rep.Target = cmp.Or(*target, lc.Describe())
 		if *keep || *dataDir != "" {
 			fmt.Fprintf(os.Stderr, "cluster data and logs in %s\n", lc.DataDir)
 		}
@@ -218,7 +218,7 @@ func run() (int, error) {
 				return 2, errors.New("fault schedules need --cluster local")
 			}
 		}
-		rep.Target = cmpOr(*target, "S3 server at "+*endpoint)
+		rep.Target = cmp.Or(*target, "S3 server at "+*endpoint)
 	default:
 		return 2, fmt.Errorf("--cluster %q: want local or none", *cluster)
 	}
@@ -250,9 +250,9 @@ func run() (int, error) {
 	rep.Seed = r.Seed()
 	if *versus != "" {
 		vrep := *rep // the same run, on the other server
-		vrep.Endpoint, vrep.Target = *versus, cmpOr(*versusTarget, "S3 server at "+*versus)
-		vclient := benchmarks.NewClient(benchmarks.ClientOptions{Endpoint: *versus, Region: *region, AccessKey: cmpOr(*versusAccess, *access),
-			SecretKey: cmpOr(*versusSecret, *secret), Concurrency: maxConcurrency(scenarios), UnsignedPayload: *unsigned})
+		vrep.Endpoint, vrep.Target = *versus, cmp.Or(*versusTarget, "S3 server at "+*versus)
+		vclient := benchmarks.NewClient(benchmarks.ClientOptions{Endpoint: *versus, Region: *region, AccessKey: cmp.Or(*versusAccess, *access),
+			SecretKey: cmp.Or(*versusSecret, *secret), Concurrency: maxConcurrency(scenarios), UnsignedPayload: *unsigned})
 		vcfg := cfg
 		vcfg.Client, vcfg.Seed, vcfg.Faults = vclient, r.Seed(), nil
 		vr, err := benchmarks.NewRunner(vcfg)
@@ -329,14 +329,6 @@ func exitCode(ctx context.Context, runErr error, strict bool, reps ...*benchmark
 	return 0, nil
 }
 
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
 func maxConcurrency(scs []benchmarks.Scenario) int {
 	n := 1
 	for _, sc := range scs {
@@ -365,7 +357,7 @@ func outputPaths(out string, rep *benchmarks.Report) (dir, summary string) {
 	if out != "auto" {
 		return out, ""
 	}
-	base := rep.Date.Format("2006-01-02") + "-" + cmpOr(rep.Commit, "nogit")
+	base := rep.Date.Format("2006-01-02") + "-" + cmp.Or(rep.Commit, "nogit")
 	root := filepath.Join("benchmarks", "results")
 	name := base
 	for i := 2; ; i++ {
